@@ -1,0 +1,83 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help install migrate content run test lint format serve worker bench bench-export faults messages clean
+
+help:
+	@echo "make run     set up .venv, migrate, load the campaign content, serve http://$(HOST):$(PORT)"
+	@echo "make test    run the whole test suite (SQLite, or PostgreSQL when DATABASE_URL says so)"
+	@echo "make serve   production-like: collectstatic, then gunicorn with gunicorn.conf.py"
+	@echo "make worker  send the emails waiting in the outbox (with EMAIL_QUEUE=worker)"
+	@echo "make lint    ruff check and format check"
+	@echo "make messages  extract and compile the translations (needs GNU gettext)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+content: migrate
+	$(BIN)/python manage.py load_campaign_content
+
+run: content
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install
+	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || echo "NOTE: Chromium is not installed, so the browser suite will be skipped (apt-get install chromium)."
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Production-like on this machine: DEBUG off, hashed and compressed static files, gunicorn.
+# Plain HTTP on loopback, so the HTTPS-only settings are switched off here (never in production).
+serve: export DEBUG = False
+serve: export SECRET_KEY ?= local-serve-only-$(shell hostname)-not-a-production-secret-0123456789
+serve: export ALLOWED_HOSTS ?= 127.0.0.1,localhost
+serve: export HTTPS ?= False
+serve: content
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/gunicorn --config gunicorn.conf.py campaign.wsgi
+
+worker: migrate
+	$(BIN)/python manage.py send_emails
+
+# The campaign-peak benchmark: the production form on this machine, results in bench/RESULTS.md.
+# Needs PostgreSQL (DATABASE_URL, default the local test database), Redis, wrk and pgbench.
+bench: install
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py
+
+# The fault suite: breaks PostgreSQL, Redis, SMTP and workers under load; results in
+# bench/FAULTS.md. Needs root and this machine's PostgreSQL and Redis services.
+faults: install
+	$(BIN)/python bench/faults.py
+
+# Memory and time of exporting 1,000,000 signatures (needs DATABASE_URL=postgres://...).
+bench-export: install
+	$(BIN)/python bench/export_memory.py
+
+messages: install
+	$(BIN)/python manage.py makemessages --locale nl --no-obsolete --ignore ".venv/*" --ignore "bench/*"
+	$(BIN)/python manage.py compilemessages --locale nl --ignore ".venv/*"
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache *.egg-info

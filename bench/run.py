@@ -1,0 +1,313 @@
+"""The campaign-peak benchmark: `make bench`.
+
+Starts the site in its production form on this machine (gunicorn with gunicorn.conf.py,
+PostgreSQL from DATABASE_URL in a scratch database, Redis as the cache), seeds it, runs the
+scenarios at 16 and 64 concurrent clients, checks that nothing was lost, stops everything it
+started, and writes bench/RESULTS.md. Every request goes to 127.0.0.1; every run is bounded in
+time.
+
+Load generators: wrk (C, from Debian's packages) for the plain GET scenarios, so that it takes
+as little of the two cores as possible; bench/signing.py (Python asyncio + aiohttp) for the
+stateful ones, which need cookies, CSRF tokens and confirmation links; pgbench for the bare
+INSERT ceiling.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+from harness import (
+    BASE,
+    BENCH,
+    PYTHON,
+    Database,
+    Site,
+    confirm_tokens,
+    free_port,
+    log,
+    machine,
+    production_env,
+    recreate,
+    scratch_database,
+)  # fmt: skip
+
+CONCURRENCY = (16, 64)
+
+
+def wrk(url: str, clients: int, seconds: int) -> dict:
+    def command(duration: int) -> list[str]:
+        return [
+            "wrk", "-t2", f"-c{clients}", f"-d{duration}s", "--timeout", "5s",
+            "-s", str(BENCH / "wrk" / "report.lua"), url,
+        ]  # fmt: skip
+
+    subprocess.run(command(2), capture_output=True, check=True)  # warm-up, not counted
+    output = subprocess.run(command(seconds), capture_output=True, text=True, check=True).stdout
+    figures = json.loads(output.split("JSON ", 1)[1])
+    figures["per_second"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def pgbench(url: str, clients: int, seconds: int) -> dict:
+    """A bare INSERT of one signature-sized row per transaction: the ceiling for signing."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "insert.sql"
+        script.write_text(
+            "INSERT INTO bench_ceiling (email, country, created_at) "
+            "VALUES ('c' || :client_id || '-' || random() || '@bench.example', 'NL', now());\n"
+        )
+        command = [
+            "pgbench", "-n", "-f", str(script), "-c", str(clients), "-j", "2",
+            "-T", str(seconds), "-l", "--log-prefix", f"{folder}/log", url,
+        ]  # fmt: skip
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        latencies = [
+            int(line.split()[2]) / 1000
+            for log_file in Path(folder).glob("log*")
+            for line in log_file.read_text().splitlines()
+        ]
+    tps = float(re.search(r"tps = ([\d.]+)", output).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", output)
+    return {
+        "per_second": tps,
+        "requests": len(latencies),
+        "errors": int(failed.group(1)) if failed else 0,
+        **quantiles(latencies),
+    }
+
+
+def quantiles(values: list[float]) -> dict:
+    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [0] * 99
+    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "max": max(values, default=0)}
+
+
+def signing(site: Site, slug: str, *, signers: int, confirmers: int = 0, links=None,
+            seconds: int, prefix: str) -> dict:  # fmt: skip
+    command = [
+        PYTHON, str(BENCH / "signing.py"), "--base", site.url, "--slug", slug,
+        "--signers", str(signers), "--confirmers", str(confirmers),
+        "--seconds", str(seconds), "--prefix", prefix,
+    ]  # fmt: skip
+    if links:
+        command += ["--links", links]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(output)
+
+
+def main() -> None:  # noqa: C901 - a script that reads top to bottom
+    parser = argparse.ArgumentParser(description="Run the campaign-peak benchmark.")
+    parser.add_argument("--seconds", type=int, default=10, help="per scenario and concurrency")
+    parser.add_argument("--skip-export", action="store_true", help="leave out the 1M export")
+    parser.add_argument("--output", default=str(BENCH / "RESULTS.md"))
+    parser.add_argument(
+        "--only", default="1,2,3,4,5,6,7", help="scenario numbers to run, e.g. 4,5,7"
+    )
+    options = parser.parse_args()
+    only = set(options.only.split(","))
+    for tool in ("wrk", "pgbench", "redis-cli"):
+        if not shutil.which(tool):
+            raise SystemExit(
+                f"{tool} is not installed (apt-get install wrk postgresql-client redis-tools)"
+            )
+
+    source = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/test")
+    db_url, admin_url, db_name = scratch_database(source, "bench")
+    cache_url = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/7")
+    port = free_port()
+    env = production_env(db_url=db_url, cache_url=cache_url, secret=secrets.token_urlsafe(50))
+    site = Site(env, port)
+    results: dict[str, dict] = {}
+    checks: list[tuple[str, int, int]] = []
+    started_at = dt.datetime.now(dt.UTC)
+    recreate(admin_url, db_name)
+    subprocess.run(["redis-cli", "-u", cache_url, "FLUSHDB"], check=True, capture_output=True)
+    try:
+        log(f"setting up {db_name} and static files")
+        site.manage("migrate", "--noinput", "-v0")
+        site.manage("load_campaign_content", "-v0")
+        site.manage("collectstatic", "--noinput", "-v0")
+        site.start()
+        log(f"gunicorn on {site.url}")
+        db = Database(db_url)
+        db.conn.execute(
+            "CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, email varchar(254), "
+            "country varchar(2), created_at timestamptz)"
+        )
+        slug = db.one("SELECT slug FROM petitions_petition LIMIT 1")
+        manifest = json.loads((BASE / "staticfiles" / "staticfiles.json").read_text())
+        css = "/static/" + manifest["paths"]["css/site.css"]
+        story = "/stories/azerbaijan/"
+        seconds = options.seconds
+
+        for clients in CONCURRENCY:
+            for key, path in (
+                ("6 static file", css),
+                ("1a home page", "/"),
+                ("1b story page", story),
+                ("2 petition page", f"/petitions/{slug}/"),
+                ("3 count.json", f"/petitions/{slug}/count.json"),
+            ):
+                if key[0] in only:
+                    log(f"{key} at {clients} clients")
+                    results[f"{key}|{clients}"] = wrk(site.url + path, clients, seconds)
+            if "7" in only:
+                log(f"7 bare INSERT ceiling at {clients} clients")
+                results[f"7 bare INSERT (pgbench)|{clients}"] = pgbench(db_url, clients, seconds)
+
+        signed_ok = 0
+        for clients in CONCURRENCY if "4" in only else ():
+            log(f"4 signing at {clients} clients")
+            run = signing(site, slug, signers=clients, seconds=seconds, prefix=f"s{clients}")
+            results[f"4 signing|{clients}"] = run["sign"]
+            signed_ok += run["sign"]["ok"]
+            checks.append((f"after 4 at {clients}: signatures stored = sign successes",
+                           db.signatures(), signed_ok))  # fmt: skip
+
+        for clients in CONCURRENCY if "5" in only else ():
+            half = clients // 2
+            links = BENCH / ".links.txt"
+            confirm_tokens(env, db.pending_ids(200_000), links)
+            log(f"5 confirming mixed with signing at {clients} clients")
+            run = signing(site, slug, signers=half, confirmers=clients - half, links=str(links),
+                          seconds=seconds, prefix=f"m{clients}")  # fmt: skip
+            links.unlink()
+            results[f"5 confirming (with signing)|{clients}"] = run["confirm"]
+            results[f"5 signing (with confirming)|{clients}"] = run["sign"]
+            signed_ok += run["sign"]["ok"]
+            checks.append((f"after 5 at {clients}: signatures stored = sign successes",
+                           db.signatures(), signed_ok))  # fmt: skip
+            checks.append((f"after 5 at {clients}: stored count = confirmed rows",
+                           db.stored_count(), db.confirmed()))  # fmt: skip
+        db.conn.close()
+    finally:
+        site.stop()
+        recreate(admin_url, db_name, drop_only=True)
+        subprocess.run(["redis-cli", "-u", cache_url, "FLUSHDB"], capture_output=True)
+        log("stopped gunicorn, dropped the scratch database, flushed the Redis database")
+
+    export = ""
+    if not options.skip_export:
+        log("export of 1,000,000 signatures")
+        subprocess.run(
+            [PYTHON, str(BENCH / "export_memory.py"), "--output", str(BENCH / "EXPORT.md")],
+            cwd=BASE, env={**os.environ, "DATABASE_URL": source}, check=True,
+        )  # fmt: skip
+    if (BENCH / "EXPORT.md").exists():
+        export = (BENCH / "EXPORT.md").read_text().split("\n", 1)[1]
+    write_results(Path(options.output), results, checks, started_at, seconds, export)
+    failed = [c for c in checks if c[1] != c[2]]
+    if failed:
+        for name, stored, expected in failed:
+            log(f"CHECK FAILED: {name}: {stored} != {expected}")
+        raise SystemExit(1)
+    log(f"all checks passed; results in {options.output}")
+
+
+CEILINGS = {"1a": "6", "1b": "6", "2": "6", "3": "6", "4": "7", "5": "7"}
+
+
+def write_results(path: Path, results: dict, checks: list, started_at, seconds: int,
+                  export: str) -> None:  # fmt: skip
+    rows = []
+    for key in sorted(results, key=lambda k: (k.split("|")[0], int(k.split("|")[1]))):
+        name, clients = key.split("|")
+        figures = results[key]
+        number = name.split()[0]
+        ceiling_key = next(
+            (k for k in results if k.startswith(CEILINGS.get(number, "-") + " ")
+             and k.endswith(f"|{clients}")), None,
+        )  # fmt: skip
+        ratio = (
+            f"{figures['per_second'] / results[ceiling_key]['per_second']:.0%}"
+            if ceiling_key
+            else "(ceiling)"
+        )
+        errors = figures.get("failed", figures.get("errors", 0))
+        rows.append(
+            f"| {name} | {clients} | {figures['per_second']:,.0f}/s | {figures['p50']:.1f} | "
+            f"{figures['p95']:.1f} | {figures['p99']:.1f} | {errors} | {ratio} |"
+        )
+    check_rows = [
+        f"| {name} | {stored:,} | {expected:,} | {'ok' if stored == expected else 'FAILED'} |"
+        for name, stored, expected in checks
+    ]
+    target_rows = targets(results, checks)
+    path.write_text(
+        "# Benchmark results\n\n"
+        f"Measured by `make bench` (bench/run.py) on {started_at:%Y-%m-%d %H:%M} UTC.\n\n"
+        f"- Machine: {machine()}; the load generators run on the same two cores.\n"
+        f"- Site: gunicorn with gunicorn.conf.py (defaults), Django {django_version()}, "
+        f"PostgreSQL {postgres_version()}, Redis cache; DEBUG off; {seconds} s per run after "
+        "a 2 s warm-up (wrk runs).\n"
+        "- Signing throughput is signatures per second (each one a GET of the form and a "
+        "POST); its latencies are per request. Other throughputs are requests per second.\n"
+        "- Ratio: the scenario's throughput over its ceiling's at the same concurrency, "
+        "measured in the same run: 6 (a static file through the same gunicorn) for pages, "
+        "7 (a bare INSERT through pgbench) for signing and confirming.\n\n"
+        "## Targets (at 64 clients)\n\n| target | measured | |\n| --- | --- | --- |\n"
+        + "\n".join(target_rows)
+        + "\n\nHow the figures got there, with the profiles: [PROFILE.md](PROFILE.md).\n\n"
+        "## Every figure\n\n"
+        "| scenario | clients | throughput | p50 ms | p95 ms | p99 ms | errors | ratio |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        + "\n".join(rows)
+        + "\n\n## Nothing lost\n\n| check | stored | expected | |\n| --- | ---: | ---: | --- |\n"
+        + "\n".join(check_rows)
+        + "\n\n## Export\n"
+        + export,
+        encoding="utf-8",
+    )
+
+
+def targets(results: dict, checks: list) -> list[str]:
+    def figure(name: str) -> dict | None:
+        return next((v for k, v in results.items() if k == f"{name}|64"), None)
+
+    def row(target: str, measured: str, met: bool) -> str:
+        return f"| {target} | {measured} | {'met' if met else '**missed**'} |"
+
+    rows = []
+    signing = figure("4 signing")
+    if signing:
+        lost = any(stored != expected for _name, stored, expected in checks)
+        rows.append(row(
+            "signing: 400/s, p99 < 250 ms, no errors, nothing lost",
+            f"{signing['per_second']:,.0f}/s, p99 {signing['p99']:.0f} ms, "
+            f"{signing['failed']} errors, {'losses' if lost else 'nothing lost'}",
+            signing["per_second"] >= 400 and signing["p99"] < 250
+            and not signing["failed"] and not lost,
+        ))  # fmt: skip
+    static = figure("6 static file")
+    for name in ("1a home page", "1b story page"):
+        page = figure(name)
+        if page and static:
+            ratio = page["per_second"] / static["per_second"]
+            rows.append(row(f"{name[3:]}: 60% of the static file", f"{ratio:.0%}", ratio >= 0.6))
+    count = figure("3 count.json")
+    if count:
+        rows.append(row("count.json: 2,000/s", f"{count['per_second']:,.0f}/s",
+                        count["per_second"] >= 2000))  # fmt: skip
+    return rows
+
+
+def django_version() -> str:
+    import django
+
+    return django.get_version()
+
+
+def postgres_version() -> str:
+    output = subprocess.run(["pgbench", "--version"], capture_output=True, text=True).stdout
+    return output.split()[-1] if output else "?"
+
+
+if __name__ == "__main__":
+    main()

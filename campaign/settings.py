@@ -1,0 +1,295 @@
+"""Settings for the #BringHumanRightsHome campaign site.
+
+One module, driven by environment variables (see the README's configuration table). Every
+default runs on a developer's machine as it is: SQLite, a local-memory cache, email printed to
+the console. With DEBUG off the secrets have no defaults, and start-up stops with one sentence
+naming what is missing.
+"""
+
+from pathlib import Path
+
+import environ
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+
+def required(name: str, value, meaning: str):
+    """Return value, or stop start-up with a sentence a person can act on."""
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} must be set when DEBUG is off: {meaning} (see the README's configuration)."
+        )
+    return value
+
+
+DEBUG = env.bool("DEBUG", default=True)
+
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-development-key-do-not-deploy")
+    ALLOWED_HOSTS = env.list(
+        "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"]
+    )
+else:
+    SECRET_KEY = required(
+        "SECRET_KEY", env.str("SECRET_KEY", default=""), "a long random string kept secret"
+    )
+    ALLOWED_HOSTS = required(
+        "ALLOWED_HOSTS",
+        env.list("ALLOWED_HOSTS", default=[]),
+        "the host names the site answers to, comma-separated",
+    )
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The public address of the site, used wherever a link leaves the page: canonical URLs, the
+# sitemap, the feed, share links and the links in emails (sent by a worker with no request).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
+
+INSTALLED_APPS = [
+    "campaign.apps.CampaignAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
+    "django.contrib.humanize",
+    "django.forms",
+    "django_countries",
+    "campaign",
+    "stories",
+    "petitions",
+]
+
+MIDDLEWARE = [
+    # First: answers load-balancer probes before host validation and the HTTPS redirect.
+    "campaign.middleware.HealthCheckMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "campaign.pagecache.PublicPageCacheMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "campaign.middleware.DatabaseUnavailableMiddleware",
+]
+
+ROOT_URLCONF = "campaign.urls"
+WSGI_APPLICATION = "campaign.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "campaign.context_processors.site",
+            ],
+        },
+    },
+]
+
+FORM_RENDERER = "campaign.forms.CampaignFormRenderer"
+
+# Database: SQLite file by default; PostgreSQL in production through DATABASE_URL.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Persistent connections, checked before reuse so that a restarted server is noticed.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue for the lock instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Email: printed to the console by default; SMTP in production, e.g.
+# EMAIL_URL=smtp+tls://user:password@smtp.example.org:587
+_email = env.email("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="#BringHumanRightsHome <petition@localhost>"
+)
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Languages: English unprefixed, Dutch under /nl/.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("nl", _("Dutch"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+
+# Static files: hashed, compressed and cached for a year by whitenoise when DEBUG is off.
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+# Uploads: portraits are the only files staff upload; refuse anything much larger in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# HTTPS: on in production (DEBUG off). Behind a reverse proxy that terminates TLS and sets
+# X-Forwarded-Proto, set BEHIND_PROXY; if the proxy itself redirects HTTP to HTTPS,
+# SECURE_SSL_REDIRECT may be switched off.
+HTTPS = env.bool("HTTPS", default=not DEBUG)
+if env.bool("BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=63072000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+if HTTPS:
+    # The __Host- prefix tells browsers to accept the cookie only over HTTPS, for this host
+    # and every path: no subdomain can set or shadow it.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+SESSION_COOKIE_HTTPONLY = True
+# Forms carry the token in a hidden field; no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_AGE = 60 * 60 * 8
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): only this site's own files, no inline script or style,
+# no framing, forms post only here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+        **({"upgrade-insecure-requests": True} if HTTPS else {}),
+    },
+}
+# Permissions-Policy: none of the powerful browser features are used.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment", "usb",
+    )
+}  # fmt: skip
+CSRF_FAILURE_VIEW = "campaign.views.csrf_failure"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO").upper()},
+    "loggers": {
+        # Django's request logger repeats the client's request line; our own access log in
+        # gunicorn.conf.py leaves the client address out.
+        "django.request": {"level": "ERROR"},
+        "django.security.DisallowedHost": {"handlers": ["console"], "level": "ERROR"},
+    },
+}
+
+# Confirmation emails: "immediate" sends them within the request (development, tests);
+# "worker" leaves them in the outbox (the signature rows) for `manage.py send_emails`, so that
+# signing never waits for, or fails with, the mail server.
+EMAIL_QUEUE = env.str("EMAIL_QUEUE", default="immediate")
+if EMAIL_QUEUE not in ("immediate", "worker"):
+    raise ImproperlyConfigured("EMAIL_QUEUE must be 'immediate' or 'worker'.")
+# First wait after a failed send; it doubles with each further failure (12 attempts in all).
+EMAIL_RETRY_SECONDS = env.int("EMAIL_RETRY_SECONDS", default=60)
+
+# Campaign
+CAMPAIGN_NAME = "#BringHumanRightsHome"
+
+# Petitions
+# Confirmation links expire; withdrawal links do not.
+SIGNATURE_CONFIRM_MAX_AGE = env.int("SIGNATURE_CONFIRM_MAX_AGE", default=7 * 24 * 3600)
+# Seconds a form must have been on screen before it is submitted; faster ones are bots.
+SIGNATURE_MIN_FORM_SECONDS = env.float("SIGNATURE_MIN_FORM_SECONDS", default=2.0)
+# A signer asking for emails again gets at most one every this many seconds.
+SIGNATURE_EMAIL_INTERVAL = env.int("SIGNATURE_EMAIL_INTERVAL", default=60)
+# Rate limits per client address ("count/period", s, m, h or d): a burst and a sustained limit.
+# They are kept in the cache, so all workers and instances share them when CACHE_URL is Redis.
+RATE_LIMIT_SIGN = env.str("RATE_LIMIT_SIGN", default="10/m,60/h")
+RATE_LIMIT_LINKS = env.str("RATE_LIMIT_LINKS", default="20/m,120/h")
+# Failed admin sign-ins, per account and per client address.
+RATE_LIMIT_ADMIN_LOGIN_USER = env.str("RATE_LIMIT_ADMIN_LOGIN_USER", default="5/15m,20/d")
+RATE_LIMIT_ADMIN_LOGIN_CLIENT = env.str("RATE_LIMIT_ADMIN_LOGIN_CLIENT", default="20/h")
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For (0: use the socket address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# A header set by the CDN or proxy with the visitor's country (e.g. CF-IPCountry), used only to
+# pre-select the country in the form; nothing is stored.
+COUNTRY_HEADER = env.str("COUNTRY_HEADER", default="")
+# Seconds each web worker may serve a first-time visitor's page from memory (0: off; off with
+# DEBUG, so that edits show at once).
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=0 if DEBUG else 5)
+# How long the public count may be served from the cache (it is also cleared on each change).
+PETITION_STATS_CACHE_SECONDS = env.int("PETITION_STATS_CACHE_SECONDS", default=5)

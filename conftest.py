@@ -1,0 +1,157 @@
+import datetime as dt
+import itertools
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone, translation
+
+from campaign.pagecache import TimedCache
+from petitions.models import Petition, Signature
+from petitions.services import confirm_signature
+from petitions.tests.helpers import old_enough_timestamp
+from stories.models import Story
+
+_sequence = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.SITE_URL = "https://campaign.example"
+    # Pages are served fresh in tests; test_page_cache.py switches the cache on.
+    settings.PAGE_CACHE_SECONDS = 0
+    translation.activate("en")
+    yield
+    # A request under /nl/ leaves Dutch active in this thread; reverse() must not inherit it.
+    translation.deactivate()
+    cache.clear()
+    TimedCache.clear_all()
+
+
+@pytest.fixture
+def make_story(db):
+    def make(**fields) -> Story:
+        n = next(_sequence)
+        values = {
+            "country": "NL",
+            "slug": f"story-{n}",
+            "headline": f"Story number {n}",
+            "defender_name": "A defender",
+            "partner_name": "A partner organisation",
+            "partner_url": "https://partner.example/",
+            "teaser": "A short teaser.",
+            "body": "First paragraph.\n\nSecond paragraph.",
+            "sort_order": n,
+            "is_published": True,
+        }
+        values.update(fields)
+        return Story.objects.create(**values)
+
+    return make
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_user(
+        "staff", "staff@example.org", "a long test password", is_staff=True
+    )
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def client_in_group(client, django_user_model):
+    """The test client signed in as a staff member of one of the staff groups."""
+
+    def sign_in(group: str, username: str = "member"):
+        from django.contrib.auth.models import Group
+
+        user = django_user_model.objects.create_user(username, password="x", is_staff=True)
+        user.groups.add(Group.objects.get(name=group))
+        client.force_login(user)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def superuser_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser(
+        "admin", "admin@example.org", "a long test password"
+    )
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _steady_rate_limit_clock(monkeypatch):
+    """Rate limits count in fixed windows (a minute, an hour); a test whose requests straddled
+    a window's end would see its count reset. Pin the clock to the middle of every window."""
+    from campaign import ratelimit
+
+    monkeypatch.setattr(ratelimit, "_now", lambda: 1_800_000_000 + 30 * 60 + 30)
+
+
+@pytest.fixture
+def make_petition(db):
+    def make(**fields) -> Petition:
+        n = next(_sequence)
+        now = timezone.now()
+        values = {
+            "slug": f"petition-{n}",
+            "title": f"Petition number {n}",
+            "intro": "Defenders need protection.",
+            "demands": "- Protect them.\n- Stop attacking them.",
+            "addressees": "governments at the UN",
+            "goal": 1000,
+            "opens_at": now - dt.timedelta(days=1),
+            "closes_at": now + dt.timedelta(days=30),
+            "is_published": True,
+        }
+        values.update(fields)
+        return Petition.objects.create(**values)
+
+    return make
+
+
+@pytest.fixture
+def petition(make_petition) -> Petition:
+    return make_petition(slug="protect-defenders", title="Protect defenders")
+
+
+@pytest.fixture
+def sign_data():
+    def data(**fields) -> dict:
+        values = {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@example.org",
+            "country": "NL",
+            "source": "petition",
+            "rendered_at": old_enough_timestamp(),
+            "website": "",
+        }
+        values.update(fields)
+        return values
+
+    return data
+
+
+@pytest.fixture
+def make_signature(db):
+    def make(petition: Petition, *, confirmed: bool = False, **fields) -> Signature:
+        n = next(_sequence)
+        values = {
+            "first_name": f"First{n}",
+            "last_name": f"Last{n}",
+            "email": f"signer{n}@example.org",
+            "country": "NL",
+        }
+        values.update(fields)
+        signature = Signature.objects.create(petition=petition, **values)
+        if confirmed:
+            confirm_signature(signature_id=signature.pk)
+            signature.refresh_from_db()
+        return signature
+
+    return make

@@ -1,0 +1,30 @@
+"""gunicorn settings for production and `make serve`; each value can come from the environment."""
+
+import multiprocessing
+import os
+
+_host = os.environ.get("HOST", "127.0.0.1")
+bind = os.environ.get("GUNICORN_BIND", f"{_host}:{os.environ.get('PORT', '8000')}")
+# One process per core plus one, two threads each (the gthread worker): a thread waiting on
+# PostgreSQL or Redis lets the other run, and connections are kept alive, which sync workers do
+# not do. Measured on two cores (bench/RESULTS.md): signing peaked with 3 workers x 2 threads;
+# more threads per process lost more to the GIL than they gained.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+# Recycle workers now and then so that a slow leak cannot grow without bound; not too often,
+# as a new worker starts with empty per-process caches (at a peak, 5,000 meant every 20 s).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
+max_requests_jitter = 5000
+preload_app = True
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# The access log keeps method, path, status, size and duration: no client address (%(h)s), no
+# query string (links in emails carry their tokens there), no browser details.
+accesslog = "-"
+access_log_format = "%(m)s %(U)s %(s)s %(b)s %(M)sms"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()

@@ -1,0 +1,288 @@
+"""Write paths for signatures. Each keeps the tally exact inside its own transaction."""
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from petitions import emails
+from petitions.models import Petition, Signature, SignatureTally
+
+
+def _count_changed(petition: Petition) -> None:
+    """Drop the cached count: now, for the rest of this transaction, and again on commit, so
+    that no reader caches the old figure in between."""
+    petition.forget_stats()
+    transaction.on_commit(petition.forget_stats)
+
+
+class PetitionClosed(Exception):
+    """The petition takes no signatures now (not yet open, closed, or unpublished)."""
+
+
+class Outcome(enum.Enum):
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    NOT_FOUND = "not_found"
+
+
+def _request_email(signature_id: int, *, force: bool = False) -> bool:
+    """Put this signer's email in the outbox, at most once per SIGNATURE_EMAIL_INTERVAL (unless
+    staff force it). One conditional UPDATE decides, so two requests at once make one email,
+    and it is committed with the caller's transaction (see petitions.emails)."""
+    now = timezone.now()
+    interval_passed = Q(email_requested_at__isnull=True) | Q(
+        email_requested_at__lte=now - dt.timedelta(seconds=settings.SIGNATURE_EMAIL_INTERVAL)
+    )
+    signatures = Signature.objects.filter(pk=signature_id)
+    if not force:
+        signatures = signatures.filter(interval_passed)
+    changed = signatures.update(
+        email_due=True, email_requested_at=now, email_attempts=0, email_retry_at=None
+    )
+    if changed:
+        emails.email_requested(signature_id)
+    return bool(changed)
+
+
+@transaction.atomic
+def sign_petition(
+    *,
+    petition: Petition,
+    first_name: str,
+    last_name: str,
+    email: str,
+    country: str,
+    wants_updates: bool = False,
+    hide_name: bool = False,
+    source: str = Signature.Source.OTHER,
+    source_story: str = "",
+    language: str = "en",
+) -> int:
+    """Record a signature, or find the one this email already gave; either way, email the
+    signer, and return the signature's id. The caller learns nothing it could show about
+    whether the email had signed.
+
+    The row is inserted with ON CONFLICT DO NOTHING on (petition, email), so concurrent
+    signings with one address never fail and never make two rows, without a savepoint; then
+    one SELECT reads whichever row won. A second signing never changes the first one's details:
+    only its owner, through the link in the email, can act on it.
+    """
+    if not petition.is_open:
+        raise PetitionClosed
+    now = timezone.now()
+    email = email.strip().lower()
+    Signature.objects.bulk_create(
+        [
+            Signature(
+                petition=petition,
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                country=country,
+                wants_updates=wants_updates,
+                hide_name=hide_name,
+                source=source,
+                source_story=source_story,
+                language=language,
+                created_at=now,
+                email_due=True,
+                email_requested_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    signature_id, status, requested = (
+        Signature.objects.filter(petition=petition, email=email)
+        .values_list("pk", "status", "email_requested_at")
+        .get()
+    )
+    if status == Signature.Status.FRAUDULENT:
+        return signature_id
+    if requested == now:  # the row just inserted, its email already due
+        emails.email_requested(signature_id)
+    else:
+        _request_email(signature_id)
+    return signature_id
+
+
+def confirm_signature(*, signature_id: int) -> Outcome:
+    with transaction.atomic():
+        signature = Signature.objects.select_related("petition").filter(pk=signature_id).first()
+        if signature is None or signature.erased_at:
+            return Outcome.NOT_FOUND
+        if signature.status == Signature.Status.CONFIRMED:
+            return Outcome.ALREADY_CONFIRMED
+        if signature.status != Signature.Status.PENDING:
+            return Outcome.NOT_FOUND
+        if not signature.petition.is_open:
+            raise PetitionClosed
+        # Conditional update: of two confirmations racing, exactly one changes the row.
+        changed = Signature.objects.filter(pk=signature_id, status=Signature.Status.PENDING).update(
+            status=Signature.Status.CONFIRMED, confirmed_at=timezone.now()
+        )
+        if not changed:
+            return Outcome.ALREADY_CONFIRMED
+        SignatureTally.add(petition_id=signature.petition_id, country=signature.country, delta=1)
+        _count_changed(signature.petition)
+    return Outcome.CONFIRMED
+
+
+def _erased() -> dict:
+    """What an erased signature keeps of its signer: nothing. Country, status and dates stay,
+    for the counts and the audit trail."""
+    return {
+        "first_name": "",
+        "last_name": "",
+        "email": None,
+        "wants_updates": False,
+        "hide_name": True,
+        "source_story": "",
+        "erased_at": timezone.now(),
+    }
+
+
+def erase_personal_data(signature: Signature) -> None:
+    Signature.objects.filter(pk=signature.pk).update(**_erased())
+
+
+def withdraw_signature(*, signature_id: int) -> bool:
+    """Delete the signer's personal data and take the signature out of the count.
+
+    Once the petition has closed its count is frozen: the personal data is erased all the
+    same, and the anonymous signature stays in the count.
+    """
+    with transaction.atomic():
+        signature = Signature.objects.lock_unerased(signature_id)
+        if signature is None:
+            return False
+        petition = signature.petition
+        if signature.status == Signature.Status.CONFIRMED and not petition.is_open:
+            erase_personal_data(signature)
+            return True
+        if signature.status == Signature.Status.CONFIRMED:
+            SignatureTally.add(petition_id=petition.pk, country=signature.country, delta=-1)
+            _count_changed(petition)
+        signature.delete()
+    return True
+
+
+@transaction.atomic
+def request_new_link(*, petition: Petition, email: str = "", signature_id: int = 0) -> None:
+    """Send a fresh email to a signer who lost or outlived their link. Silent when there is
+    no such signature, so that nobody can test whether an address has signed."""
+    signatures = Signature.objects.filter(petition=petition, erased_at__isnull=True)
+    if signature_id:
+        signature = signatures.filter(pk=signature_id).first()
+    else:
+        signature = signatures.filter(email=email.strip().lower()).first()
+    if signature is None or signature.status == Signature.Status.FRAUDULENT:
+        return
+    if signature.status == Signature.Status.PENDING and not petition.is_open:
+        return
+    _request_email(signature.pk)
+
+
+@dataclass(frozen=True)
+class Recount:
+    petition: Petition
+    before: int
+    after: int
+
+
+def recount_signatures(petition: Petition) -> Recount:
+    """Rebuild the tally from the signatures themselves.
+
+    The petition's tally rows are locked first, so confirmations that are under way either
+    finish before the count (and are counted) or wait and add themselves after it.
+    """
+    with transaction.atomic():
+        Petition.objects.select_for_update().filter(pk=petition.pk).first()
+        tallies = SignatureTally.objects.select_for_update().filter(petition=petition)
+        before = sum(t.count for t in tallies)
+        counts = list(
+            Signature.objects.confirmed()
+            .filter(petition=petition)
+            .values("country")
+            .annotate(total=Count("id"))
+            .order_by()
+        )
+        tallies.delete()
+        SignatureTally.objects.bulk_create(
+            SignatureTally(petition=petition, country=row["country"], shard=0, count=row["total"])
+            for row in counts
+        )
+        after = sum(row["total"] for row in counts)
+        _count_changed(petition)
+    return Recount(petition=petition, before=before, after=after)
+
+
+# Moderation and data protection ----------------------------------------------------------
+
+
+def mark_fraudulent(signatures) -> int:
+    """Take signatures out of the count and the exports; the rows stay for audit."""
+    changed = 0
+    with transaction.atomic():
+        for signature in signatures.select_for_update().exclude(status=Signature.Status.FRAUDULENT):
+            if signature.status == Signature.Status.CONFIRMED:
+                SignatureTally.add(
+                    petition_id=signature.petition_id, country=signature.country, delta=-1
+                )
+                _count_changed(signature.petition)
+            Signature.objects.filter(pk=signature.pk).update(status=Signature.Status.FRAUDULENT)
+            changed += 1
+    return changed
+
+
+def erase_signatures(signatures) -> int:
+    """Remove everything that identifies these signers.
+
+    Unconfirmed signatures are deleted outright. Confirmed (and fraudulent) ones keep only
+    their country, status and dates, so the counts and the audit trail stay right.
+    """
+    with transaction.atomic():
+        pending = signatures.filter(status=Signature.Status.PENDING)
+        deleted, _by_model = pending.delete()
+        erased = signatures.exclude(status=Signature.Status.PENDING).filter(erased_at__isnull=True)
+        anonymised = erased.update(**_erased())
+    return deleted + anonymised
+
+
+def resend_confirmations(signatures) -> int:
+    """Email a new confirmation link to the pending signatures given, and no others."""
+    sent = 0
+    with transaction.atomic():
+        for signature in signatures.filter(
+            status=Signature.Status.PENDING, erased_at__isnull=True
+        ).select_related("petition"):
+            if signature.petition.is_open:
+                sent += _request_email(signature.pk, force=True)  # staff asked: no interval
+    return sent
+
+
+def purge_unconfirmed(*, older_than: dt.timedelta) -> int:
+    cutoff = timezone.now() - older_than
+    deleted, _by_model = Signature.objects.pending().filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def anonymise_closed(*, after: dt.timedelta) -> dict[str, int]:
+    """Erase the signers' data of every petition closed for longer than `after`."""
+    cutoff = timezone.now() - after
+    result = {}
+    for petition in Petition.objects.filter(closes_at__lt=cutoff):
+        signatures = Signature.objects.filter(petition=petition).filter(
+            Q(erased_at__isnull=True) | Q(status=Signature.Status.PENDING)
+        )
+        result[petition.slug] = erase_signatures(signatures)
+    return result
+
+
+def erase_signer(email: str) -> int:
+    """Erase one person across all petitions (a request to be forgotten)."""
+    return erase_signatures(Signature.objects.filter(email=email.strip().lower()))

@@ -1,0 +1,149 @@
+import datetime as dt
+from unittest import mock
+
+import pytest
+from django.core import mail, signing
+from django.urls import reverse
+from django.utils import timezone
+
+from petitions.models import Signature
+from petitions.tokens import CONFIRM_SALT, confirm_token
+
+pytestmark = pytest.mark.django_db
+
+
+def confirm_url(petition) -> str:
+    return reverse("petitions:confirm", kwargs={"slug": petition.slug})
+
+
+def test_it_shows_a_button_and_changes_nothing_on_get(client, petition, make_signature):
+    signature = make_signature(petition)
+    token = confirm_token(signature.pk)
+    response = client.get(confirm_url(petition), {"t": token})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Confirm my signature" in html
+    assert f'<input type="hidden" name="t" value="{token}">' in html
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.PENDING
+    assert petition.confirmed_count == 0
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_it_confirms_on_post_and_counts_the_signature(client, petition, make_signature):
+    signature = make_signature(petition)
+    response = client.post(confirm_url(petition), {"t": confirm_token(signature.pk)})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("petitions:thanks", kwargs={"slug": petition.slug})
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.CONFIRMED
+    assert signature.confirmed_at is not None
+    assert petition.confirmed_count == 1
+
+
+def test_it_counts_a_double_click_once(client, petition, make_signature):
+    signature = make_signature(petition)
+    token = confirm_token(signature.pk)
+    first = client.post(confirm_url(petition), {"t": token})
+    second = client.post(confirm_url(petition), {"t": token})
+    assert first["Location"] == second["Location"]
+    assert petition.confirmed_count == 1
+
+
+def test_it_says_a_used_link_is_already_counted(client, petition, make_signature):
+    signature = make_signature(petition, confirmed=True)
+    response = client.get(confirm_url(petition), {"t": confirm_token(signature.pk)})
+    assert response.status_code == 200
+    assert "Your signature is already counted" in response.content.decode()
+
+
+def test_it_offers_a_new_link_for_an_expired_one(client, petition, make_signature, settings):
+    signature = make_signature(petition)
+    token = confirm_token(signature.pk)
+    later = timezone.now() + dt.timedelta(seconds=settings.SIGNATURE_CONFIRM_MAX_AGE + 60)
+    with mock.patch("django.core.signing.time.time", return_value=later.timestamp()):
+        page = client.get(confirm_url(petition), {"t": token})
+        refused = client.post(confirm_url(petition), {"t": token})
+        renewed = client.post(
+            reverse("petitions:new_link", kwargs={"slug": petition.slug}), {"t": token}
+        )
+    assert page.status_code == 410
+    assert "This link has expired" in page.content.decode()
+    assert "Email me a new link" in page.content.decode()
+    assert refused.status_code == 410
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.PENDING
+    assert renewed.status_code == 302
+    [message] = mail.outbox
+    assert message.to == [signature.email]
+    assert "/confirm/?t=" in message.body
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "1:abc:def"])
+def test_it_explains_a_broken_link_and_offers_to_send_a_new_one(client, petition, token):
+    response = client.get(confirm_url(petition), {"t": token})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This link does not work" in html
+    assert 'name="email"' in html
+    assert "sign the petition again" in html
+
+
+def test_it_refuses_a_tampered_link(client, petition, make_signature):
+    signature = make_signature(petition)
+    other = make_signature(petition)
+    token = confirm_token(signature.pk)
+    value, _sep, mac = token.partition(":")
+    forged = signing.dumps(other.pk, salt="some other salt")
+    for bad in (forged, token[:-2] + "xx", signing.dumps(other.pk, salt=CONFIRM_SALT + "x")):
+        response = client.post(confirm_url(petition), {"t": bad})
+        assert response.status_code == 400
+    assert Signature.objects.confirmed().count() == 0
+
+
+def test_it_sends_a_new_link_to_a_typed_address_only_if_it_has_signed(
+    client, petition, make_signature
+):
+    make_signature(petition, email="known@example.org")
+    url = reverse("petitions:new_link", kwargs={"slug": petition.slug})
+    known = client.post(url, {"email": "Known@Example.org"})
+    unknown = client.post(url, {"email": "unknown@example.org"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+    assert [m.to for m in mail.outbox] == [["known@example.org"]]
+
+
+def test_it_refuses_to_confirm_once_the_petition_has_closed(client, petition, make_signature):
+    signature = make_signature(petition)
+    petition.closes_at = timezone.now() - dt.timedelta(seconds=1)
+    petition.save()
+    response = client.post(confirm_url(petition), {"t": confirm_token(signature.pk)})
+    assert response.status_code == 403
+    assert "This petition is closed" in response.content.decode()
+    assert petition.confirmed_count == 0
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.PENDING
+
+
+def test_it_does_not_confirm_a_signature_through_another_petitions_page(
+    client, petition, make_petition, make_signature
+):
+    signature = make_signature(petition)
+    other = make_petition()
+    response = client.post(confirm_url(other), {"t": confirm_token(signature.pk)})
+    assert response.status_code == 400
+    assert petition.confirmed_count == 0
+
+
+def test_it_thanks_the_signer_with_the_count_and_share_links(client, petition, make_signature):
+    make_signature(petition, confirmed=True)
+    response = client.get(reverse("petitions:thanks", kwargs={"slug": petition.slug}))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Thank you: your signature is counted" in html
+    assert "<strong>1</strong> signature" in html
+    for network in ("mailto:", "wa.me", "x.com/intent", "facebook.com/sharer", "bsky.app"):
+        assert network in html
+    assert 'data-copy-target="share-url-thanks"' in html
+    assert '<meta property="og:title" content="Protect defenders">' in html
+    assert "I have signed. Join me" in html

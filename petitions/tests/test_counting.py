@@ -1,0 +1,91 @@
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from petitions.models import Signature, SignatureTally
+from petitions.services import erase_personal_data, withdraw_signature
+
+pytestmark = pytest.mark.django_db
+
+
+def real_count(petition) -> int:
+    return Signature.objects.confirmed().filter(petition=petition).count()
+
+
+def test_it_keeps_the_stored_count_equal_to_the_real_one(petition, make_signature):
+    signatures = [
+        make_signature(petition, confirmed=True, country=c) for c in ["NL", "NL", "BE", "DE"]
+    ]
+    make_signature(petition)  # pending
+    assert petition.confirmed_count == real_count(petition) == 4
+    withdraw_signature(signature_id=signatures[0].pk)
+    assert petition.confirmed_count == real_count(petition) == 3
+    erase_personal_data(signatures[1])  # erasure keeps the anonymous signature counted
+    assert petition.confirmed_count == real_count(petition) == 3
+    withdraw_signature(signature_id=signatures[2].pk)
+    assert petition.confirmed_count == real_count(petition) == 2
+
+
+def test_it_spreads_confirmations_over_several_rows(petition, make_signature):
+    for _ in range(40):
+        make_signature(petition, confirmed=True)
+    shards = SignatureTally.objects.filter(petition=petition).values_list("shard", flat=True)
+    assert len(set(shards)) > 1
+    assert petition.confirmed_count == 40
+
+
+def test_it_reads_the_count_without_counting_signatures(client, petition, make_signature):
+    for _ in range(3):
+        make_signature(petition, confirmed=True)
+    petition.forget_stats()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("petitions:detail", kwargs={"slug": petition.slug}))
+    assert response.status_code == 200
+    assert not [q["sql"] for q in queries if '"petitions_signature"' in q["sql"]]
+    assert [q["sql"] for q in queries if '"petitions_signaturetally"' in q["sql"]]
+    assert response.context["stats"].count == 3
+
+
+def test_it_repairs_a_wrong_count(petition, make_signature):
+    for country in ("NL", "NL", "BE"):
+        make_signature(petition, confirmed=True, country=country)
+    SignatureTally.objects.filter(petition=petition).update(count=7)
+    petition.forget_stats()
+    assert petition.confirmed_count != 3
+    output = StringIO()
+    call_command("recount_signatures", petition.slug, stdout=output)
+    assert f"{petition.slug}: 3 confirmed" in output.getvalue()
+    assert "repaired" in output.getvalue()
+    assert petition.confirmed_count == 3
+    assert {(c.code, c.count) for c in petition.stats().by_country} == {("", 3)}
+    output = StringIO()
+    call_command("recount_signatures", stdout=output)
+    assert "correct" in output.getvalue()
+
+
+def test_it_refuses_to_recount_an_unknown_petition(db):
+    with pytest.raises(CommandError, match="No petition with slug: nope"):
+        call_command("recount_signatures", "nope")
+
+
+def test_it_reads_the_stats_once_to_show_the_count_and_the_progress(
+    client, petition, make_signature
+):
+    from unittest import mock
+
+    from django.core.cache import cache
+
+    make_signature(petition, confirmed=True)
+    petition.forget_stats()
+    key = f"petition:{petition.pk}:stats"
+    with mock.patch.object(cache, "get", wraps=cache.get) as reads:
+        html = client.get(
+            reverse("petitions:thanks", kwargs={"slug": petition.slug})
+        ).content.decode()
+    assert [call.args[0] for call in reads.call_args_list].count(key) == 1
+    assert '<progress class="count__bar" max="1000" value="1"' in html
+    assert "0% of the goal of 1,000 signatures" in html

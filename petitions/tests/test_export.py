@@ -1,0 +1,232 @@
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.urls import reverse
+
+from petitions.exports import neutralise
+from petitions.models import ExportRecord, Petition, Signature
+from petitions.services import mark_fraudulent
+
+pytestmark = pytest.mark.django_db
+
+EXPORT_URL = "admin:petitions_signature_export"
+
+
+@pytest.fixture
+def exporter(client_in_group):
+    return client_in_group("Signature exporters", username="exporter")
+
+
+@pytest.fixture
+def moderator(client_in_group):
+    return client_in_group("Campaign staff")
+
+
+def read_csv(response) -> list[dict]:
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(body[1:])))
+
+
+def test_it_exports_exactly_the_filtered_and_searched_confirmed_signatures(
+    exporter, petition, make_petition, make_signature
+):
+    other = make_petition()
+    wanted = [
+        make_signature(petition, confirmed=True, country="NL", last_name="Jansen"),
+        make_signature(petition, confirmed=True, country="NL", last_name="Jansen-Smit"),
+    ]
+    make_signature(petition, confirmed=True, country="BE", last_name="Jansen")  # other country
+    make_signature(petition, confirmed=True, country="NL", last_name="Peters")  # no match
+    make_signature(petition, country="NL", last_name="Jansen")  # pending
+    make_signature(other, confirmed=True, country="NL", last_name="Jansen")  # other petition
+    response = exporter.get(
+        reverse(EXPORT_URL),
+        {"petition__id__exact": petition.pk, "country__exact": "NL", "q": "jansen"},
+    )
+    assert response.status_code == 200
+    rows = read_csv(response)
+    assert sorted(r["email"] for r in rows) == sorted(s.email for s in wanted)
+    assert list(rows[0]) == [
+        "first_name",
+        "last_name",
+        "email",
+        "country_code",
+        "country_name",
+        "confirmed_at",
+        "updates_consent",
+        "source_page",
+    ]
+
+
+def test_it_writes_each_column_as_documented(exporter, petition, make_signature):
+    signature = make_signature(
+        petition,
+        confirmed=True,
+        first_name="Zoë",
+        country="PL",
+        wants_updates=True,
+        source="story",
+        source_story="poland",
+    )
+    response = exporter.get(reverse(EXPORT_URL), {"petition__id__exact": petition.pk})
+    [row] = read_csv(response)
+    assert row["first_name"] == "Zoë"
+    assert row["country_code"] == "PL"
+    assert row["country_name"] == "Poland"
+    assert row["confirmed_at"] == signature.confirmed_at.isoformat().replace("+00:00", "Z")
+    assert row["confirmed_at"].endswith("Z")
+    assert row["updates_consent"] == "yes"
+    assert row["source_page"] == "story:poland"
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="protect-defenders-signatures-20')
+
+
+def test_it_includes_unconfirmed_signatures_only_when_asked_and_never_fraudulent_ones(
+    exporter, petition, make_signature
+):
+    confirmed = make_signature(petition, confirmed=True)
+    pending = make_signature(petition)
+    fraud = make_signature(petition, confirmed=True)
+    mark_fraudulent(Signature.objects.filter(pk=fraud.pk))
+    default = read_csv(exporter.get(reverse(EXPORT_URL)))
+    assert [r["email"] for r in default] == [confirmed.email]
+    everything = read_csv(exporter.get(reverse(EXPORT_URL), {"include": "all"}))
+    assert sorted(r["email"] for r in everything) == sorted([confirmed.email, pending.email])
+
+
+def test_it_leaves_out_the_names_of_signers_who_asked(exporter, petition, make_signature):
+    make_signature(petition, confirmed=True, hide_name=True, email="quiet@example.org")
+    [row] = read_csv(exporter.get(reverse(EXPORT_URL)))
+    assert (row["first_name"], row["last_name"]) == ("", "")
+    assert row["email"] == "quiet@example.org"
+
+
+def test_it_neutralises_cells_a_spreadsheet_would_run(exporter, petition, make_signature):
+    make_signature(
+        petition,
+        confirmed=True,
+        first_name='=HYPERLINK("http://evil.example","click")',
+        last_name="+SUM(1,2)",
+    )
+    [row] = read_csv(exporter.get(reverse(EXPORT_URL)))
+    assert row["first_name"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert row["last_name"] == "'+SUM(1,2)"
+    for dangerous in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
+        assert neutralise(dangerous) == "'" + dangerous
+    assert neutralise("Ada") == "Ada"
+
+
+def test_it_records_who_exported_what(exporter, petition, make_signature):
+    make_signature(petition, confirmed=True)
+    make_signature(petition, confirmed=True)
+    read_csv(exporter.get(reverse(EXPORT_URL), {"petition__id__exact": petition.pk}))
+    record = ExportRecord.objects.get()
+    assert record.kind == ExportRecord.Kind.ADMIN_CSV
+    assert record.username == "exporter"
+    assert record.petition == petition
+    assert record.row_count == 2
+    assert record.completed
+    assert record.filters["petition__id__exact"] == [str(petition.pk)]
+
+
+def test_it_refuses_the_export_to_staff_without_the_permission(moderator, petition):
+    response = moderator.get(reverse(EXPORT_URL))
+    assert response.status_code == 403
+    assert ExportRecord.objects.count() == 0
+    changelist = moderator.get(reverse("admin:petitions_signature_changelist"))
+    assert changelist.status_code == 200
+    assert "Export CSV" not in changelist.content.decode()
+
+
+def test_it_shows_the_export_buttons_with_the_current_filters(exporter, petition):
+    changelist = exporter.get(
+        reverse("admin:petitions_signature_changelist"), {"country__exact": "NL"}
+    )
+    html = changelist.content.decode()
+    assert f'href="{reverse(EXPORT_URL)}?country__exact=NL"' in html
+    assert f'href="{reverse(EXPORT_URL)}?country__exact=NL&amp;include=all"' in html
+
+
+def test_it_shows_export_records_to_superusers_only(superuser_client, petition, django_user_model):
+    ExportRecord.objects.create(kind="admin", username="someone", petition=petition, row_count=3)
+    url = reverse("admin:petitions_exportrecord_changelist")
+    assert superuser_client.get(url).status_code == 200
+    staff = django_user_model.objects.create_user("nosy", password="x", is_staff=True)
+    staff.groups.add(Group.objects.get(name="Signature exporters"))
+    superuser_client.force_login(staff)
+    assert superuser_client.get(url).status_code == 403
+
+
+def test_it_exports_from_the_command_line(petition, make_signature, tmp_path):
+    make_signature(petition, confirmed=True, email="one@example.org")
+    make_signature(petition, email="two@example.org")
+    target = tmp_path / "out.csv"
+    errors = StringIO()
+    call_command("export_signatures", petition.slug, "--output", str(target), stderr=errors)
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("\ufeff")
+    assert "one@example.org" in text and "two@example.org" not in text
+    assert "1 signatures written" in errors.getvalue()
+    call_command("export_signatures", petition.slug, "--all", "--output", str(target))
+    assert "two@example.org" in target.read_text(encoding="utf-8")
+    assert ExportRecord.objects.filter(kind="command").count() == 2
+
+
+def test_it_hands_in_a_package_whose_manifest_matches_its_files(
+    client, django_user_model, petition, make_signature
+):
+    user = django_user_model.objects.create_user("lead", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name="Signature exporters"))
+    client.force_login(user)
+    make_signature(petition, confirmed=True, country="NL", first_name="Named")
+    make_signature(petition, confirmed=True, country="NL", first_name="Hidden", hide_name=True)
+    make_signature(petition, confirmed=True, country="BE")
+    make_signature(petition, country="BE")  # pending: not handed in
+    response = client.post(
+        reverse("admin:petitions_petition_changelist"),
+        {"action": "hand_in", "_selected_action": [petition.pk]},
+    )
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith(
+        'attachment; filename="protect-defenders-hand-in-'
+    )
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["confirmed_signatures"] == 3
+    assert set(manifest["files"]) == {"signatures.csv", "countries.csv", "summary.html"}
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256(archive.read(name)).hexdigest() == entry["sha256"]
+    signatures = archive.read("signatures.csv").decode("utf-8")
+    assert "Named" in signatures and "Hidden" not in signatures
+    assert "@" not in signatures  # no email addresses are handed to governments
+    countries = archive.read("countries.csv").decode("utf-8")
+    assert "NL,Netherlands,2" in countries and "BE,Belgium,1" in countries
+    summary = archive.read("summary.html").decode("utf-8")
+    assert "Protect defenders" in summary and "<strong>3</strong> confirmed signatures" in summary
+    petition.refresh_from_db()
+    assert petition.handed_in_count == 3
+    assert petition.handed_in_at is not None
+    assert ExportRecord.objects.get(kind="hand-in").row_count == 3
+
+
+def test_it_offers_the_hand_in_only_to_staff_who_may_export(moderator, petition):
+    response = moderator.post(
+        reverse("admin:petitions_petition_changelist"),
+        {"action": "hand_in", "_selected_action": [petition.pk]},
+    )
+    # The action is not offered to them: the list comes back, no package is made.
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert response.context["action_form"] is None  # no petition actions for them at all
+    petition.refresh_from_db()
+    assert petition.handed_in_count is None
+    assert Petition.objects.get().handed_in_at is None

@@ -1,0 +1,61 @@
+"""The hot paths' queries, counted so that a regression fails CI (no timing in tests)."""
+
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+
+from petitions.tokens import confirm_token
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def campaign(petition, make_story, make_signature):
+    # Confirmations pick a random tally shard; pin it, so that the shard already exists and
+    # the count is the steady state's, not the first confirmation's (which creates the row).
+    with mock.patch("petitions.models.random.randrange", return_value=0):
+        for n in range(8):
+            make_story(slug=f"story-{n}")
+        for country in ("NL", "BE", "NL"):
+            make_signature(petition, confirmed=True, country=country)
+        petition.forget_stats()
+        yield petition
+
+
+def test_home_page(client, campaign, django_assert_num_queries):
+    # Stories; featured petition; its tally (then cached).
+    with django_assert_num_queries(3):
+        assert client.get(reverse("stories:home")).status_code == 200
+
+
+def test_story_page(client, campaign, django_assert_num_queries):
+    # The story, previous and next, the featured petition, its tally.
+    with django_assert_num_queries(5):
+        assert client.get("/stories/story-3/").status_code == 200
+
+
+def test_petition_page(client, campaign, django_assert_num_queries):
+    with django_assert_num_queries(2):  # the petition, its tally
+        url = reverse("petitions:detail", kwargs={"slug": campaign.slug})
+        assert client.get(url).status_code == 200
+
+
+def test_sign_post(client, campaign, sign_data, django_assert_num_queries):
+    # Petition; in the transaction (a savepoint here, as tests run inside one):
+    # INSERT ... ON CONFLICT DO NOTHING, SELECT of three values; then the immediate task
+    # backend of the tests sends the email in a nested savepoint: lock the signature, mark it
+    # sent. (In production the database backend inserts one task row instead.)
+    url = reverse("petitions:sign", kwargs={"slug": campaign.slug})
+    with django_assert_num_queries(9):
+        assert client.post(url, sign_data(email="new@example.org")).status_code == 302
+
+
+def test_confirm_post(client, campaign, make_signature, django_assert_num_queries):
+    signature = make_signature(campaign)
+    url = reverse("petitions:confirm", kwargs={"slug": campaign.slug})
+    # Petition; signature; in the transaction (a savepoint here, as tests run inside one):
+    # re-read, conditional UPDATE, tally shard UPDATE.
+    with django_assert_num_queries(7):
+        response = client.post(url, {"t": confirm_token(signature.pk)})
+    assert response.status_code == 302

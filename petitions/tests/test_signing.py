@@ -1,0 +1,255 @@
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from petitions.models import Signature
+from petitions.tests.helpers import links_in
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_url(petition) -> str:
+    return reverse("petitions:sign", kwargs={"slug": petition.slug})
+
+
+def inbox_url(petition) -> str:
+    return reverse("petitions:check_inbox", kwargs={"slug": petition.slug})
+
+
+def test_it_saves_a_pending_signature_and_sends_a_confirmation_link(client, petition, sign_data):
+    response = client.post(sign_url(petition), sign_data())
+    assert response.status_code == 302
+    assert response["Location"] == inbox_url(petition)
+    signature = Signature.objects.get()
+    assert signature.status == Signature.Status.PENDING
+    assert (signature.first_name, signature.last_name) == ("Ada", "Lovelace")
+    assert signature.email == "ada@example.org"
+    assert signature.country == "NL"
+    assert signature.wants_updates is False
+    assert signature.hide_name is False
+    assert petition.confirmed_count == 0
+    [message] = mail.outbox
+    assert message.to == ["ada@example.org"]
+    assert "Please confirm your signature" in message.subject
+    links = links_in(message.body)
+    assert links["confirm"].startswith(
+        "https://campaign.example/petitions/protect-defenders/confirm/?t="
+    )
+    assert "/withdraw/?t=" in links["withdraw"]
+
+
+def test_it_shows_check_your_inbox_after_signing(client, petition, sign_data):
+    response = client.post(sign_url(petition), sign_data(), follow=True)
+    assert response.status_code == 200
+    assert "Check your inbox" in response.content.decode()
+
+
+def test_it_trims_and_normalises_names_and_email(client, petition, sign_data):
+    client.post(
+        sign_url(petition),
+        sign_data(
+            first_name="  Ada\u200b  ", last_name=" King   Lovelace ", email="  Ada@Example.ORG "
+        ),
+    )
+    signature = Signature.objects.get()
+    assert signature.first_name == "Ada"
+    assert signature.last_name == "King Lovelace"
+    assert signature.email == "ada@example.org"
+
+
+def test_it_keeps_the_choices_for_updates_and_hiding_the_name(client, petition, sign_data):
+    client.post(sign_url(petition), sign_data(wants_updates="on", hide_name="on"))
+    signature = Signature.objects.get()
+    assert signature.wants_updates is True
+    assert signature.hide_name is True
+
+
+def test_it_shows_errors_next_to_fields_and_in_a_summary_keeping_what_was_typed(
+    client, petition, sign_data
+):
+    response = client.post(
+        sign_url(petition), sign_data(email="not-an-email", last_name="", country="")
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'class="error-summary" role="alert"' in html
+    assert '<a href="#id_email">Email address: Enter an email address like' in html
+    assert '<a href="#id_last_name">Last name: Enter your last name.</a>' in html
+    assert '<a href="#id_country">Country: Choose your country.</a>' in html
+    assert 'id="id_email_error"' in html
+    assert 'aria-invalid="true"' in html
+    assert 'value="not-an-email"' in html
+    assert 'value="Ada"' in html
+    assert Signature.objects.count() == 0
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("first_name", "x" * 101),
+        ("last_name", "x" * 101),
+        ("email", "a" * 250 + "@example.org"),
+        ("country", "ZZ"),
+        ("first_name", "   "),
+    ],
+)
+def test_it_refuses_fields_that_are_too_long_or_invalid(client, petition, sign_data, field, value):
+    response = client.post(sign_url(petition), sign_data(**{field: value}))
+    assert response.status_code == 400
+    assert response.context["form"].errors[field]
+    assert Signature.objects.count() == 0
+
+
+def test_it_never_creates_a_second_signature_for_the_same_email(client, petition, sign_data):
+    first = client.post(sign_url(petition), sign_data(email="ada@example.org"))
+    second = client.post(
+        sign_url(petition), sign_data(email="ADA@example.org", first_name="Mallory")
+    )
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    signature = Signature.objects.get()
+    assert signature.first_name == "Ada"  # a second signing changes nothing
+
+
+def test_it_sends_a_new_confirmation_when_a_pending_signer_signs_again(
+    client, petition, sign_data, settings
+):
+    settings.SIGNATURE_EMAIL_INTERVAL = 0
+    client.post(sign_url(petition), sign_data())
+    client.post(sign_url(petition), sign_data())
+    assert len(mail.outbox) == 2
+    assert all("Please confirm your signature" in m.subject for m in mail.outbox)
+
+
+def test_it_tells_a_confirmed_signer_who_signs_again_that_they_are_counted(
+    client, petition, sign_data, make_signature, settings
+):
+    settings.SIGNATURE_EMAIL_INTERVAL = 0
+    make_signature(petition, email="ada@example.org", confirmed=True)
+    response = client.post(sign_url(petition), sign_data(email="Ada@Example.org"))
+    assert response["Location"] == inbox_url(petition)
+    [message] = mail.outbox
+    assert "already counted" in message.subject
+    assert "/confirm/" not in message.body
+    assert "/withdraw/?t=" in message.body
+    assert petition.confirmed_count == 1
+    assert Signature.objects.count() == 1
+
+
+def test_it_sends_at_most_one_email_a_minute_to_the_same_signer(client, petition, sign_data):
+    for _ in range(3):
+        client.post(sign_url(petition), sign_data())
+    assert len(mail.outbox) == 1
+
+
+def test_it_drops_a_filled_honeypot_silently(client, petition, sign_data):
+    response = client.post(sign_url(petition), sign_data(website="http://spam.example"))
+    assert response.status_code == 302
+    assert response["Location"] == inbox_url(petition)
+    assert Signature.objects.count() == 0
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("timestamp", ["fresh", "", "forged:value"])
+def test_it_drops_forms_sent_too_fast_or_without_a_genuine_timestamp(
+    client, petition, sign_data, timestamp
+):
+    if timestamp == "fresh":
+        from petitions.forms import form_timestamp
+
+        timestamp = form_timestamp()
+    response = client.post(sign_url(petition), sign_data(rendered_at=timestamp))
+    assert response.status_code == 302
+    assert response["Location"] == inbox_url(petition)
+    assert Signature.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "source,kind,story",
+    [
+        ("home", "home", ""),
+        ("petition", "petition", ""),
+        ("stories", "stories", ""),
+        ("story:azerbaijan", "story", "azerbaijan"),
+        ("story:<script>", "other", ""),
+        ("https://tracker.example/", "other", ""),
+    ],
+)
+def test_it_records_which_page_the_signer_came_from(
+    client, petition, sign_data, source, kind, story
+):
+    client.post(sign_url(petition), sign_data(source=source))
+    signature = Signature.objects.get()
+    assert (signature.source, signature.source_story) == (kind, story)
+
+
+def test_it_stores_nothing_about_the_browser_or_address(client, petition, sign_data):
+    client.post(
+        sign_url(petition),
+        sign_data(),
+        REMOTE_ADDR="203.0.113.77",
+        HTTP_USER_AGENT="Secret Browser 1.0",
+    )
+    values = " ".join(str(v) for v in Signature.objects.values().get().values())
+    assert "203.0.113.77" not in values
+    assert "Secret Browser" not in values
+
+
+def test_it_refuses_to_sign_a_closed_petition_with_a_clear_message(
+    client, make_petition, sign_data
+):
+    closed = make_petition(closes_at=timezone.now() - dt.timedelta(minutes=1))
+    response = client.post(sign_url(closed), sign_data())
+    assert response.status_code == 403
+    assert "This petition is closed" in response.content.decode()
+    assert Signature.objects.count() == 0
+    assert mail.outbox == []
+
+
+def test_it_refuses_to_sign_a_petition_that_has_not_opened(client, make_petition, sign_data):
+    future = make_petition(opens_at=timezone.now() + dt.timedelta(days=1))
+    response = client.post(sign_url(future), sign_data())
+    assert response.status_code == 403
+    assert "This petition is not open yet" in response.content.decode()
+    assert Signature.objects.count() == 0
+
+
+def test_it_answers_404_to_signing_an_unpublished_petition(client, make_petition, sign_data):
+    hidden = make_petition(is_published=False)
+    assert client.post(sign_url(hidden), sign_data()).status_code == 404
+    assert Signature.objects.count() == 0
+
+
+def test_it_refuses_get_on_the_sign_url(client, petition):
+    assert client.get(sign_url(petition)).status_code == 405
+
+
+def test_it_requires_the_csrf_token(petition, sign_data):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(sign_url(petition), sign_data())
+    assert response.status_code == 403
+    assert Signature.objects.count() == 0
+
+
+def test_it_keeps_the_signature_when_the_mail_server_is_down(client, petition, sign_data, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 1
+    response = client.post(sign_url(petition), sign_data())
+    assert response.status_code == 302
+    signature = Signature.objects.get()
+    assert signature.email_sent_at is None
+
+
+def test_it_writes_to_dutch_signers_in_dutch(client, petition, sign_data):
+    response = client.post("/nl/petitions/protect-defenders/sign/", sign_data())
+    assert response["Location"] == "/nl/petitions/protect-defenders/check-your-inbox/"
+    assert Signature.objects.get().language == "nl"
+    [message] = mail.outbox
+    assert message.subject.startswith("Bevestig uw handtekening")
+    assert "Beste Ada," in message.body
+    assert "https://campaign.example/nl/petitions/protect-defenders/confirm/?t=" in message.body

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from petitions import views
+
+app_name = "petitions"
+
+urlpatterns = [
+    path("petitions/<slug:slug>/", views.petition_detail, name="detail"),
+    path("petitions/<slug:slug>/sign/", views.sign, name="sign"),
+    path("petitions/<slug:slug>/check-your-inbox/", views.check_inbox, name="check_inbox"),
+    path("petitions/<slug:slug>/confirm/", views.confirm, name="confirm"),
+    path("petitions/<slug:slug>/new-link/", views.new_link, name="new_link"),
+    path("petitions/<slug:slug>/thank-you/", views.thanks, name="thanks"),
+    path("petitions/<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
+    path("petitions/<slug:slug>/count.json", views.count_json, name="count_json"),
+]

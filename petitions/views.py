@@ -1,0 +1,231 @@
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from campaign import ratelimit
+from campaign.pagecache import CSRF_SLOT, TimedCache, public_page
+from petitions import services
+from petitions.forms import TIMESTAMP_SLOT, NewLinkForm, SignatureForm, form_timestamp
+from petitions.models import Petition, Signature
+from petitions.tokens import LinkState, read_confirm_token, read_withdraw_token
+
+# Published petitions by slug, per worker, for PAGE_CACHE_SECONDS: signing at a campaign's
+# peak reads the same row hundreds of times a second. Whether it is open is computed from its
+# dates at each use, so closing time is exact; unpublishing takes effect within seconds.
+_published = TimedCache()
+
+
+def _petition_or_404(request: HttpRequest, slug: str) -> Petition:
+    """Published petitions for everyone; unpublished ones for staff to preview."""
+    petition = _published.get(slug)
+    if petition is not None:
+        return petition
+    petition = get_object_or_404(Petition, slug=slug)
+    if not petition.is_published and not (request.user.is_active and request.user.is_staff):
+        raise Http404("No published petition has this address.")
+    if petition.is_published:
+        _published.set(slug, petition)
+    return petition
+
+
+def _initial_country(request: HttpRequest) -> str:
+    """The visitor's country, when the CDN or proxy says it; used for the form only."""
+    if not settings.COUNTRY_HEADER:
+        return ""
+    header = "HTTP_" + settings.COUNTRY_HEADER.upper().replace("-", "_")
+    code = request.META.get(header, "").strip().upper()
+    return code if len(code) == 2 and code.isalpha() and code not in {"XX", "T1"} else ""
+
+
+def _render_petition(
+    request: HttpRequest, petition: Petition, form: SignatureForm, status: int = 200, **context
+) -> HttpResponse:
+    return render(
+        request,
+        "petitions/petition_detail.html",
+        {"petition": petition, "form": form, "stats": petition.stats(), **context},
+        status=status,
+    )
+
+
+def _too_many_requests(request: HttpRequest, wait: int) -> HttpResponse:
+    response = render(request, "429.html", {"retry_after": wait}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+# Filled per visitor on a page otherwise kept for everyone: the CSRF token (with its cookie)
+# and when the form was shown.
+FORM_SLOTS = {CSRF_SLOT: get_token, TIMESTAMP_SLOT: lambda request: form_timestamp()}
+
+
+@require_safe
+@public_page(slots=FORM_SLOTS)
+def petition_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The same page for every visitor but for the CSRF token and the form's timestamp, which
+    are rendered as slots and filled per visitor (see campaign.pagecache)."""
+    petition = _petition_or_404(request, slug)
+    form = SignatureForm(
+        initial={
+            "country": _initial_country(request),
+            "source": request.GET.get("from", "petition"),
+            "rendered_at": TIMESTAMP_SLOT,
+        }
+    )
+    return _render_petition(request, petition, form, csrf_token=CSRF_SLOT)
+
+
+@require_POST
+def sign(request: HttpRequest, slug: str) -> HttpResponse:
+    petition = _petition_or_404(request, slug)
+    form = SignatureForm(request.POST)
+    if not petition.is_open:
+        return _render_petition(request, petition, form, status=403)
+    wait = ratelimit.limit(request, "sign", settings.RATE_LIMIT_SIGN)
+    if wait:
+        return _too_many_requests(request, wait)
+    if form.looks_automated():
+        # Bots see exactly what people see, and nothing is saved.
+        return redirect("petitions:check_inbox", slug=petition.slug)
+    if not form.is_valid():
+        return _render_petition(request, petition, form, status=400)
+    try:
+        services.sign_petition(
+            petition=petition, language=get_language(), **form.signature_fields()
+        )
+    except services.PetitionClosed:
+        return _render_petition(request, petition, form, status=403)
+    return redirect("petitions:check_inbox", slug=petition.slug)
+
+
+@require_safe
+@public_page
+def check_inbox(request: HttpRequest, slug: str) -> HttpResponse:
+    petition = _petition_or_404(request, slug)
+    return render(request, "petitions/check_inbox.html", {"petition": petition})
+
+
+def _token(request: HttpRequest) -> str:
+    """The signed token of an emailed link: in the query string, or posted by its button."""
+    return (request.POST if request.method == "POST" else request.GET).get("t", "")
+
+
+def _link_problem(
+    request: HttpRequest, petition: Petition, state: LinkState, token: str = ""
+) -> HttpResponse:
+    return render(
+        request,
+        "petitions/link_problem.html",
+        {"petition": petition, "state": state.value, "token": token, "form": NewLinkForm()},
+        status=410 if state is LinkState.EXPIRED else 400,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET shows a button and changes nothing (mail scanners open links); POST confirms."""
+    petition = _petition_or_404(request, slug)
+    token = _token(request)
+    state, signature_id = read_confirm_token(token)
+    if state is not LinkState.VALID:
+        return _link_problem(request, petition, state, token)
+    signature = Signature.objects.filter(pk=signature_id, petition=petition).first()
+    if signature is None or signature.erased_at:
+        return _link_problem(request, petition, LinkState.INVALID)
+    if signature.status == Signature.Status.CONFIRMED:
+        if request.method == "POST":  # a double click: the same page as the first click
+            return redirect("petitions:thanks", slug=petition.slug)
+        return render(request, "petitions/already_confirmed.html", {"petition": petition})
+    if signature.status != Signature.Status.PENDING:
+        return _link_problem(request, petition, LinkState.INVALID)
+    if request.method != "POST":
+        return render(
+            request,
+            "petitions/confirm.html",
+            {"petition": petition, "token": token, "signature": signature},
+        )
+    try:
+        outcome = services.confirm_signature(signature_id=signature.pk)
+    except services.PetitionClosed:
+        return render(request, "petitions/closed.html", {"petition": petition}, status=403)
+    if outcome is services.Outcome.NOT_FOUND:
+        return _link_problem(request, petition, LinkState.INVALID)
+    return redirect("petitions:thanks", slug=petition.slug)
+
+
+@require_POST
+def new_link(request: HttpRequest, slug: str) -> HttpResponse:
+    """Send a fresh confirmation email: for the signature behind an expired link, or for an
+    email address typed in. The answer is the same whether or not that address has signed."""
+    petition = _petition_or_404(request, slug)
+    wait = ratelimit.limit(request, "links", settings.RATE_LIMIT_LINKS)
+    if wait:
+        return _too_many_requests(request, wait)
+    state, signature_id = read_confirm_token(request.POST.get("t", ""))
+    if signature_id and state in (LinkState.VALID, LinkState.EXPIRED):
+        services.request_new_link(petition=petition, signature_id=signature_id)
+        return redirect("petitions:check_inbox", slug=petition.slug)
+    form = NewLinkForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "petitions/link_problem.html",
+            {"petition": petition, "state": LinkState.INVALID.value, "form": form},
+            status=400,
+        )
+    services.request_new_link(petition=petition, email=form.cleaned_data["email"])
+    return redirect("petitions:check_inbox", slug=petition.slug)
+
+
+@require_safe
+def thanks(request: HttpRequest, slug: str) -> HttpResponse:
+    # Not kept in the page cache: the signer who just confirmed must see a count that
+    # includes them (confirming cleared the shared stats cache).
+    petition = _petition_or_404(request, slug)
+    return render(
+        request, "petitions/thanks.html", {"petition": petition, "stats": petition.stats()}
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET asks for confirmation; POST withdraws the signature and deletes the details."""
+    petition = _petition_or_404(request, slug)
+    token = _token(request)
+    state, signature_id = read_withdraw_token(token)
+    signature = None
+    if state is LinkState.VALID:
+        signature = Signature.objects.filter(
+            pk=signature_id, petition=petition, erased_at__isnull=True
+        ).first()
+    if signature is None:
+        return render(
+            request, "petitions/withdrawn.html", {"petition": petition, "done": False}, status=404
+        )
+    if request.method != "POST":
+        return render(request, "petitions/withdraw.html", {"petition": petition, "token": token})
+    services.withdraw_signature(signature_id=signature.pk)
+    return render(request, "petitions/withdrawn.html", {"petition": petition, "done": True})
+
+
+@require_safe
+@public_page
+@cache_control(public=True, max_age=15)
+def count_json(request: HttpRequest, slug: str) -> JsonResponse:
+    petition = get_object_or_404(Petition.objects.published(), slug=slug)
+    response = JsonResponse(
+        {
+            "count": petition.confirmed_count,
+            "goal": petition.goal,
+            "closes_at": petition.closes_at.isoformat(),
+        }
+    )
+    # Partner organisations show the count on their own sites.
+    response["Access-Control-Allow-Origin"] = "*"
+    return response

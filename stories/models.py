@@ -1,0 +1,189 @@
+import uuid
+from pathlib import PurePath
+
+from django.db import models
+from django.db.models import Max, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+from campaign.markdown import render_markdown
+from stories.validators import validate_portrait_extension, validate_portrait_file
+
+
+def portrait_upload_to(instance: "Story", filename: str) -> str:
+    # A random name: the uploaded file's own name may carry a person's real name.
+    return f"portraits/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
+
+
+class PublishedQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(is_published=True, published_at__lte=timezone.now())
+
+    def latest_change(self):
+        return self.aggregate(latest=Max("updated_at"))["latest"]
+
+
+class Story(models.Model):
+    country = CountryField(_("country"))
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    headline = models.CharField(_("headline"), max_length=200)
+    defender_name = models.CharField(
+        _("defender"),
+        max_length=120,
+        help_text=_(
+            "The defender's name, or a pseudonym where naming them would put them at risk."
+        ),
+    )
+    name_is_pseudonym = models.BooleanField(
+        _("the name is a pseudonym"),
+        default=False,
+        help_text=_("Readers are told that the name has been changed for the person's safety."),
+    )
+    partner_name = models.CharField(_("partner organisation"), max_length=200, blank=True)
+    partner_url = models.URLField(_("partner website"), blank=True)
+    teaser = models.CharField(
+        _("teaser"),
+        max_length=300,
+        help_text=_("One or two sentences for cards and link previews."),
+    )
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "Markdown: blank lines between paragraphs, **bold**, *italic*, [links](https://…), "
+            "## for subheadings. HTML is not allowed and is shown as text."
+        ),
+    )
+    language = models.CharField(
+        _("language of the text"),
+        max_length=10,
+        default="en",
+        help_text=_("The language the story is written in, so browsers and screen readers "
+                    "read it correctly on pages in other languages."),
+    )  # fmt: skip
+    portrait = models.ImageField(
+        _("portrait"),
+        upload_to=portrait_upload_to,
+        blank=True,
+        validators=[validate_portrait_extension, validate_portrait_file],
+        help_text=_("JPEG, PNG or WebP, at most 5 MB. Optional."),
+    )
+    portrait_alt = models.CharField(
+        _("portrait description"),
+        max_length=250,
+        blank=True,
+        help_text=_(
+            "What the image shows, for people who cannot see it. Required with a portrait."
+        ),
+    )
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0, db_index=True)
+    is_published = models.BooleanField(_("published"), default=False)
+    published_at = models.DateTimeField(
+        _("publication date"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Set automatically when the story is first published; a future date schedules it."
+        ),
+    )
+    is_sample = models.BooleanField(
+        _("sample text"),
+        default=False,
+        help_text=_("Shows readers a notice that this is placeholder text. Untick it once the real "
+                    "story is in."),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = PublishedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+        verbose_name = _("story")
+        verbose_name_plural = _("stories")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(portrait="") | ~Q(portrait_alt=""),
+                name="story_portrait_has_alt_text",
+                violation_error_message=_("Describe the portrait for people who cannot see it."),
+            ),
+            models.CheckConstraint(
+                condition=Q(is_published=False) | Q(published_at__isnull=False),
+                name="story_published_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.headline
+
+    def save(self, *args, **kwargs) -> None:
+        if self.is_published and self.published_at is None:
+            self.published_at = timezone.now()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("stories:detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_live(self) -> bool:
+        return bool(self.is_published and self.published_at and self.published_at <= timezone.now())
+
+    @cached_property
+    def body_html(self) -> SafeString:
+        return mark_safe(render_markdown(self.body))  # noqa: S308 - sanitised by nh3
+
+    def neighbours(self) -> tuple["Story | None", "Story | None"]:
+        """The published stories before and after this one, in reading order."""
+        published = Story.objects.published().only("slug", "headline", "country", "language")
+        before = Q(sort_order__lt=self.sort_order) | Q(sort_order=self.sort_order, id__lt=self.id)
+        after = Q(sort_order__gt=self.sort_order) | Q(sort_order=self.sort_order, id__gt=self.id)
+        previous = published.filter(before).order_by("-sort_order", "-id").first()
+        following = published.filter(after).order_by("sort_order", "id").first()
+        return previous, following
+
+
+class Milestone(models.Model):
+    class Precision(models.TextChoices):
+        DAY = "day", _("day")
+        MONTH = "month", _("month")
+        YEAR = "year", _("year")
+
+    key = models.SlugField(
+        _("key"), max_length=80, unique=True, help_text=_("A stable name for this milestone.")
+    )
+    date = models.DateField(_("date"))
+    precision = models.CharField(
+        _("date shown as"), max_length=5, choices=Precision.choices, default=Precision.DAY
+    )
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), help_text=_("Markdown, as in stories."))
+    is_published = models.BooleanField(_("published"), default=True)
+    published_at = models.DateTimeField(_("publication date"), default=timezone.now)
+    is_sample = models.BooleanField(_("sample text"), default=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = PublishedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["date", "id"]
+        verbose_name = _("milestone")
+        verbose_name_plural = _("milestones")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @cached_property
+    def description_html(self) -> SafeString:
+        return mark_safe(render_markdown(self.description))  # noqa: S308 - sanitised by nh3
+
+    @property
+    def date_format(self) -> str:
+        return {"day": "j F Y", "month": "F Y", "year": "Y"}[self.precision]
+
+    @property
+    def iso_date(self) -> str:
+        iso = self.date.isoformat()
+        return {"day": iso, "month": iso[:7], "year": iso[:4]}[self.precision]

@@ -1,0 +1,39 @@
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
+
+from campaign.pagecache import public_page
+from stories.models import Milestone, Story
+
+
+@require_safe
+@public_page
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "stories/home.html", {"stories": Story.objects.published()})
+
+
+@require_safe
+@public_page
+def story_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "stories/story_list.html", {"stories": Story.objects.published()})
+
+
+@require_safe
+@public_page
+def story_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    # Staff may preview a story before it is published; everyone else gets a 404.
+    story = get_object_or_404(Story, slug=slug)
+    if not story.is_live and not (request.user.is_active and request.user.is_staff):
+        raise Http404("No published story has this address.")
+    previous, following = story.neighbours()
+    return render(
+        request,
+        "stories/story_detail.html",
+        {"story": story, "previous": previous, "next": following},
+    )
+
+
+@require_safe
+@public_page
+def milestones(request: HttpRequest) -> HttpResponse:
+    return render(request, "stories/milestones.html", {"milestones": Milestone.objects.published()})
