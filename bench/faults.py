@@ -7,9 +7,9 @@ lost or duplicated. Every request goes to 127.0.0.1; every step is bounded in ti
 
 Restarting PostgreSQL and Redis uses the commands of this machine's Debian services
 (pg_ctlcluster, redis-server) and needs root; where they are missing those scenarios are
-reported as skipped. Each scenario prints what it did, what it checked and its figures; the
-results go to bench/FAULTS.md, and the suite exits non-zero on any loss, duplicate or server
-error other than a calm 503.
+reported as skipped, and whatever happens the suite leaves both running again. Each scenario
+prints what it did, what it checked and its figures; the results go to bench/FAULTS.md, and the
+suite exits non-zero on any loss, duplicate or server error other than a calm 503.
 """
 
 import asyncio
@@ -22,6 +22,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -54,6 +55,49 @@ SIGN_LIMIT = 10  # RATE_LIMIT_SIGN's burst, as in production: 10 a minute per cl
 
 def say(message: str) -> None:
     log(message, prefix="faults")
+
+
+def answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def postgres_version() -> str | None:
+    """This machine's Debian PostgreSQL cluster, if pg_ctlcluster can drive it."""
+    etc = Path("/etc/postgresql")
+    versions = sorted(os.listdir(etc)) if etc.is_dir() else []
+    return versions[-1] if versions and shutil.which("pg_ctlcluster") else None
+
+
+def postgres(action: str, *extra: str) -> None:
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", postgres_version(), "main", action, *extra],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def start_redis() -> None:
+    """Start the machine's Redis as its service does, unless it already answers."""
+    if not answers(6379):
+        subprocess.run(
+            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port",
+             "6379", "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
+             "--logfile", "/var/log/redis/ci.log"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+
+def restore_services() -> None:
+    """Leave PostgreSQL and Redis running, whatever a scenario was doing when it stopped."""
+    if postgres_version() and not answers(5432):
+        say("starting PostgreSQL again")
+        postgres("start")
+    if shutil.which("redis-server") and not answers(6379):
+        say("starting Redis again")
+        start_redis()
 
 
 class Sink:
@@ -309,27 +353,18 @@ class Suite:
         )  # fmt: skip
 
     def postgres_restart(self) -> None:
-        versions = sorted(os.listdir("/etc/postgresql")) if Path("/etc/postgresql").is_dir() else []
-        if not shutil.which("pg_ctlcluster") or not versions:
+        if not postgres_version():
             self.record("3. PostgreSQL restarted", "skipped: no pg_ctlcluster here", "-", True)
             return
-        version = versions[-1]
-
-        def pg(action: str, *extra: str) -> None:
-            subprocess.run(
-                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *extra],
-                check=True, capture_output=True,
-            )  # fmt: skip
-
         process = self.signing(seconds=16, signers=24, prefix="f3")
         time.sleep(4)
-        pg("stop", "-m", "fast")
+        postgres("stop", "-m", "fast")
         down_at = time.monotonic()
         time.sleep(1)
         health_down = self.health(self.bases[0])
         down_page = asyncio.run(self.sign_while_down())
         time.sleep(3)
-        pg("start")
+        postgres("start")
         outage = time.monotonic() - down_at
         self.db.reconnect()
         back = self.wait(lambda: all(self.health(b) == 200 for b in self.bases), 30)
@@ -355,8 +390,7 @@ class Suite:
         )  # fmt: skip
 
     def redis_stopped(self) -> None:
-        redis = shutil.which("redis-server")
-        if not redis:
+        if not shutil.which("redis-server"):
             self.record("4. Redis stopped", "skipped: no redis-server here", "-", True)
             return
         log_lines = lambda: sum(  # noqa: E731
@@ -370,12 +404,7 @@ class Suite:
         pages = [self.health(b) for b in self.bases]
         home = urllib.request.urlopen(f"{self.bases[0]}/", timeout=5).status
         warnings = log_lines() - before
-        subprocess.run(
-            [redis, "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-             "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-             "--logfile", "/var/log/redis/ci.log"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        start_redis()
         self.wait(lambda: subprocess.run(["redis-cli", "ping"], capture_output=True,
                                          text=True).stdout.strip() == "PONG", 15)  # fmt: skip
         limited, statuses = self.rate_limit_across_instances("f4")
@@ -592,6 +621,7 @@ def main() -> None:
         ):  # fmt: skip
             scenario()
     finally:
+        restore_services()
         worker.stop()
         for site in sites:
             site.stop()
