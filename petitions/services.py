@@ -1,11 +1,13 @@
-"""Write paths for signatures. Each keeps the tally exact inside its own transaction."""
+"""Write paths for signatures. Each that changes the count keeps the tally exact inside its own
+transaction."""
 
+import contextlib
 import datetime as dt
 import enum
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -33,7 +35,7 @@ class Outcome(enum.Enum):
 def _request_email(signature_id: int, *, force: bool = False) -> bool:
     """Put this signer's email in the outbox, at most once per SIGNATURE_EMAIL_INTERVAL (unless
     staff force it). One conditional UPDATE decides, so two requests at once make one email,
-    and it is committed with the caller's transaction (see petitions.emails)."""
+    and it commits with the caller's transaction, if there is one (see petitions.emails)."""
     now = timezone.now()
     interval_passed = Q(email_requested_at__isnull=True) | Q(
         email_requested_at__lte=now - dt.timedelta(seconds=settings.SIGNATURE_EMAIL_INTERVAL)
@@ -49,7 +51,13 @@ def _request_email(signature_id: int, *, force: bool = False) -> bool:
     return bool(changed)
 
 
-@transaction.atomic
+def _savepoint_if_in_transaction():
+    """A statement that may fail needs a savepoint inside a transaction, so that the transaction
+    stays usable; in autocommit the failed statement ends by itself and needs none."""
+    in_transaction = transaction.get_connection().in_atomic_block
+    return transaction.atomic() if in_transaction else contextlib.nullcontext()
+
+
 def sign_petition(
     *,
     petition: Petition,
@@ -64,50 +72,53 @@ def sign_petition(
     language: str = "en",
 ) -> int:
     """Record a signature, or find the one this email already gave; either way, email the
-    signer, and return the signature's id. The caller learns nothing it could show about
-    whether the email had signed.
+    signer, and return the signature's id. The caller learns
+    nothing it could show about whether the email had signed.
 
-    The row is inserted with ON CONFLICT DO NOTHING on (petition, email), so concurrent
-    signings with one address never fail and never make two rows, without a savepoint; then
-    one SELECT reads whichever row won. A second signing never changes the first one's details:
-    only its owner, through the link in the email, can act on it.
+    The unique constraint on (petition, email) decides between concurrent signings with one
+    address: one INSERT wins, the others fail and read the winner's row instead, so there are
+    never two rows and never an error for the signer. A second signing never changes the first
+    one's details: only its owner, through the link in the email, can act on it.
+
+    A new signature is one statement in autocommit: the INSERT stores it and queues its email
+    (email_due), with no BEGIN, COMMIT or second read, the cheapest write a peak can meet.
     """
     if not petition.is_open:
         raise PetitionClosed
     now = timezone.now()
     email = email.strip().lower()
-    Signature.objects.bulk_create(
-        [
-            Signature(
-                petition=petition,
-                email=email,
-                first_name=first_name,
-                last_name=last_name,
-                country=country,
-                wants_updates=wants_updates,
-                hide_name=hide_name,
-                source=source,
-                source_story=source_story,
-                language=language,
-                created_at=now,
-                email_due=True,
-                email_requested_at=now,
-            )
-        ],
-        ignore_conflicts=True,
+    signature = Signature(
+        petition=petition,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        country=country,
+        wants_updates=wants_updates,
+        hide_name=hide_name,
+        source=source,
+        source_story=source_story,
+        language=language,
+        created_at=now,
+        email_due=True,
+        email_requested_at=now,
     )
-    signature_id, status, requested = (
-        Signature.objects.filter(petition=petition, email=email)
-        .values_list("pk", "status", "email_requested_at")
-        .get()
-    )
-    if status == Signature.Status.FRAUDULENT:
+    try:
+        with _savepoint_if_in_transaction():
+            signature.save(force_insert=True)
+    except IntegrityError:
+        existing = (
+            Signature.objects.filter(petition=petition, email=email)
+            .values_list("pk", "status")
+            .first()
+        )
+        if existing is None:  # no row holds this address: some other constraint failed
+            raise
+        signature_id, status = existing
+        if status != Signature.Status.FRAUDULENT:
+            _request_email(signature_id)
         return signature_id
-    if requested == now:  # the row just inserted, its email already due
-        emails.email_requested(signature_id)
-    else:
-        _request_email(signature_id)
-    return signature_id
+    emails.email_requested(signature.pk)
+    return signature.pk
 
 
 def confirm_signature(*, signature_id: int) -> Outcome:
