@@ -5,12 +5,12 @@ import os
 
 _host = os.environ.get("HOST", "127.0.0.1")
 bind = os.environ.get("GUNICORN_BIND", f"{_host}:{os.environ.get('PORT', '8000')}")
-# One process per core plus one, two threads each (the gthread worker): a thread waiting on
-# PostgreSQL or Redis lets the other run, and connections are kept alive, which sync workers do
-# not do. Measured on two cores (bench/RESULTS.md): signing peaked with 3 workers x 2 threads;
-# more threads per process lost more to the GIL than they gained.
+# One process per core plus one, three threads each (the gthread worker): a thread waiting on
+# PostgreSQL or Redis lets another run, and connections are kept alive, which sync workers do
+# not do. Measured on two cores at 64 signing clients (bench/PROFILE.md): 3 workers x 3 threads
+# signed the most with the lowest tail; more threads per process lost more to the GIL.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "3"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
