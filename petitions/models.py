@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -169,6 +169,40 @@ class SignatureQuerySet(models.QuerySet):
     def exportable(self):
         """Never fraudulent signatures: they are kept for audit, not handed in."""
         return self.exclude(status=Signature.Status.FRAUDULENT)
+
+    def insert_unless_signed(self, signature: "Signature") -> int | None:
+        """INSERT the signature unless its address has signed this petition already; return the
+        new row's id, or None if one was there (or won a race). One statement, which needs no
+        transaction, takes no savepoint inside one, and raises no error: a unique-constraint
+        failure would make PostgreSQL write the signer's address and the whole row, names
+        included, into its server log.
+
+        Django's bulk_create(ignore_conflicts=True) does the same in a transaction of its own
+        and cannot return the id; hence this small piece of SQL, built from the model's fields.
+        """
+        connection = connections[router.db_for_write(self.model)]
+        meta, quote = self.model._meta, connection.ops.quote_name
+        fields = [field for field in meta.concrete_fields if not field.primary_key]
+        values = [
+            field.get_db_prep_save(field.pre_save(signature, add=True), connection)
+            for field in fields
+        ]
+        unique = (meta.get_field("petition").column, meta.get_field("email").column)
+        sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
+            quote(meta.db_table),
+            ", ".join(quote(field.column) for field in fields),
+            ", ".join(["%s"] * len(fields)),
+            ", ".join(quote(column) for column in unique),
+            quote(meta.pk.column),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        signature.pk = row[0]
+        signature._state.adding, signature._state.db = False, connection.alias
+        return signature.pk
 
     def lock_unerased(self, pk: int) -> "Signature | None":
         """The signature with its petition, row-locked until the transaction ends."""

@@ -1,13 +1,12 @@
 """Write paths for signatures. Each that changes the count keeps the tally exact inside its own
 transaction."""
 
-import contextlib
 import datetime as dt
 import enum
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -51,13 +50,6 @@ def _request_email(signature_id: int, *, force: bool = False) -> bool:
     return bool(changed)
 
 
-def _savepoint_if_in_transaction():
-    """A statement that may fail needs a savepoint inside a transaction, so that the transaction
-    stays usable; in autocommit the failed statement ends by itself and needs none."""
-    in_transaction = transaction.get_connection().in_atomic_block
-    return transaction.atomic() if in_transaction else contextlib.nullcontext()
-
-
 def sign_petition(
     *,
     petition: Petition,
@@ -72,13 +64,14 @@ def sign_petition(
     language: str = "en",
 ) -> int:
     """Record a signature, or find the one this email already gave; either way, email the
-    signer, and return the signature's id. The caller learns
-    nothing it could show about whether the email had signed.
+    signer, and return the signature's id. The caller learns nothing it could show about
+    whether the email had signed.
 
     The unique constraint on (petition, email) decides between concurrent signings with one
-    address: one INSERT wins, the others fail and read the winner's row instead, so there are
-    never two rows and never an error for the signer. A second signing never changes the first
-    one's details: only its owner, through the link in the email, can act on it.
+    address: one INSERT ... ON CONFLICT DO NOTHING stores a row, the others store nothing and
+    read the winner's row instead, so there are never two rows and never an error (nor a
+    database log line naming the signer). A second signing never changes the first one's
+    details: only its owner, through the link in the email, can act on it.
 
     A new signature is one statement in autocommit: the INSERT stores it and queues its email
     (email_due), with no BEGIN, COMMIT or second read, the cheapest write a peak can meet.
@@ -102,18 +95,13 @@ def sign_petition(
         email_due=True,
         email_requested_at=now,
     )
-    try:
-        with _savepoint_if_in_transaction():
-            signature.save(force_insert=True)
-    except IntegrityError:
-        existing = (
+    signature_id = Signature.objects.insert_unless_signed(signature)
+    if signature_id is None:
+        signature_id, status = (
             Signature.objects.filter(petition=petition, email=email)
             .values_list("pk", "status")
-            .first()
+            .get()
         )
-        if existing is None:  # no row holds this address: some other constraint failed
-            raise
-        signature_id, status = existing
         if status != Signature.Status.FRAUDULENT:
             _request_email(signature_id)
         return signature_id

@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -113,6 +114,26 @@ def test_it_never_creates_a_second_signature_for_the_same_email(client, petition
     assert first["Location"] == second["Location"]
     signature = Signature.objects.get()
     assert signature.first_name == "Ada"  # a second signing changes nothing
+
+
+def test_it_signs_again_without_a_failing_statement(client, petition, sign_data):
+    """A statement the database refuses is written to its server log with the row's values:
+    a repeated signing must not leave the signer's address and name there."""
+    client.post(sign_url(petition), sign_data(email="ada@example.org"))
+    failed = []
+
+    def record_failures(execute, sql, params, many, context):
+        try:
+            return execute(sql, params, many, context)
+        except Exception as error:
+            failed.append((sql, error))
+            raise
+
+    with connection.execute_wrapper(record_failures):
+        response = client.post(sign_url(petition), sign_data(email="Ada@Example.org"))
+    assert response.status_code == 302
+    assert failed == []
+    assert Signature.objects.count() == 1
 
 
 def test_it_sends_a_new_confirmation_when_a_pending_signer_signs_again(
