@@ -109,9 +109,13 @@ def sign_petition(
     return signature.pk
 
 
-def confirm_signature(*, signature_id: int) -> Outcome:
+def confirm_signature(*, signature_id: int, petition: Petition | None = None) -> Outcome:
+    """Count a pending signature (of this petition, when given: a link names both)."""
+    signatures = Signature.objects.select_related("petition").filter(pk=signature_id)
+    if petition is not None:
+        signatures = signatures.filter(petition=petition)
     with transaction.atomic():
-        signature = Signature.objects.select_related("petition").filter(pk=signature_id).first()
+        signature = signatures.first()
         if signature is None or signature.erased_at:
             return Outcome.NOT_FOUND
         if signature.status == Signature.Status.CONFIRMED:

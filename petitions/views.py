@@ -134,28 +134,27 @@ def confirm(request: HttpRequest, slug: str) -> HttpResponse:
     state, signature_id = read_confirm_token(token)
     if state is not LinkState.VALID:
         return _link_problem(request, petition, state, token)
+    if request.method == "POST":
+        try:
+            outcome = services.confirm_signature(signature_id=signature_id, petition=petition)
+        except services.PetitionClosed:
+            return render(request, "petitions/closed.html", {"petition": petition}, status=403)
+        if outcome is services.Outcome.NOT_FOUND:
+            return _link_problem(request, petition, LinkState.INVALID)
+        # Confirmed now, or already by the first click of a double click: the same page.
+        return redirect("petitions:thanks", slug=petition.slug)
     signature = Signature.objects.filter(pk=signature_id, petition=petition).first()
     if signature is None or signature.erased_at:
         return _link_problem(request, petition, LinkState.INVALID)
     if signature.status == Signature.Status.CONFIRMED:
-        if request.method == "POST":  # a double click: the same page as the first click
-            return redirect("petitions:thanks", slug=petition.slug)
         return render(request, "petitions/already_confirmed.html", {"petition": petition})
     if signature.status != Signature.Status.PENDING:
         return _link_problem(request, petition, LinkState.INVALID)
-    if request.method != "POST":
-        return render(
-            request,
-            "petitions/confirm.html",
-            {"petition": petition, "token": token, "signature": signature},
-        )
-    try:
-        outcome = services.confirm_signature(signature_id=signature.pk)
-    except services.PetitionClosed:
-        return render(request, "petitions/closed.html", {"petition": petition}, status=403)
-    if outcome is services.Outcome.NOT_FOUND:
-        return _link_problem(request, petition, LinkState.INVALID)
-    return redirect("petitions:thanks", slug=petition.slug)
+    return render(
+        request,
+        "petitions/confirm.html",
+        {"petition": petition, "token": token, "signature": signature},
+    )
 
 
 @require_POST
