@@ -12,6 +12,12 @@ bind = os.environ.get("GUNICORN_BIND", f"{_host}:{os.environ.get('PORT', '8000')
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "3"))
 worker_class = "gthread" if threads > 1 else "sync"
+# How many connections one worker holds at once. Workers race to accept, and a kept-alive
+# connection stays with the worker that took it, so without a cap one worker could end up with
+# most of a burst of clients while the others idle (seen in bench runs: one GIL-bound worker
+# serving 64 clients at a third of the usual rate). Eight per thread spreads them; a worker at
+# its cap answers with "Connection: close" rather than keep more alive, so nobody waits.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", threads * 8))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5

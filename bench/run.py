@@ -99,6 +99,16 @@ def pgbench(url: str, clients: int, seconds: int) -> dict:
     }
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median throughput (for two, the slower), with every run's throughput."""
+    ordered = sorted(runs, key=lambda run: run["per_second"])
+    return {
+        **ordered[(len(ordered) - 1) // 2],
+        "runs": [run["per_second"] for run in runs],
+        "errors_all": sum(run.get("failed", run.get("errors", 0)) for run in runs),
+    }
+
+
 def quantiles(values: list[float]) -> dict:
     cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [0] * 99
     return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "max": max(values, default=0)}
@@ -121,6 +131,9 @@ def main() -> None:  # noqa: C901 - a script that reads top to bottom
     parser = argparse.ArgumentParser(description="Run the campaign-peak benchmark.")
     parser.add_argument("--seconds", type=int, default=10, help="per scenario and concurrency")
     parser.add_argument("--skip-export", action="store_true", help="leave out the 1M export")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of every scenario; the median is reported"
+    )
     parser.add_argument("--output", default=str(BENCH / "RESULTS.md"))
     parser.add_argument(
         "--only", default="1,2,3,4,5,6,7", help="scenario numbers to run, e.g. 4,5,7"
@@ -162,45 +175,57 @@ def main() -> None:  # noqa: C901 - a script that reads top to bottom
         story = "/stories/azerbaijan/"
         seconds = options.seconds
 
-        for clients in CONCURRENCY:
-            for key, path in (
-                ("6 static file", css),
-                ("1a home page", "/"),
-                ("1b story page", story),
-                ("2 petition page", f"/petitions/{slug}/"),
-                ("3 count.json", f"/petitions/{slug}/count.json"),
-            ):
-                if key[0] in only:
-                    log(f"{key} at {clients} clients")
-                    results[f"{key}|{clients}"] = wrk(site.url + path, clients, seconds)
-            if "7" in only:
-                log(f"7 bare INSERT ceiling at {clients} clients")
-                results[f"7 bare INSERT (pgbench)|{clients}"] = pgbench(db_url, clients, seconds)
-
+        # Rounds rather than back-to-back repeats: a burst of noise from the machine's
+        # neighbours then touches one run of a scenario, and the median sets it aside.
+        runs: dict[str, list[dict]] = {}
         signed_ok = 0
-        for clients in CONCURRENCY if "4" in only else ():
-            log(f"4 signing at {clients} clients")
-            run = wrk_signing(site.url, slug, clients, seconds, prefix=f"s{clients}")
-            results[f"4 signing|{clients}"] = run
-            signed_ok += run["ok"]
-            checks.append((f"after 4 at {clients}: signatures stored = sign successes",
-                           db.signatures(), signed_ok))  # fmt: skip
+        for round_ in range(1, options.repeat + 1):
+            tag = f"(round {round_} of {options.repeat})"
+            for clients in CONCURRENCY:
+                for key, path in (
+                    ("6 static file", css),
+                    ("1a home page", "/"),
+                    ("1b story page", story),
+                    ("2 petition page", f"/petitions/{slug}/"),
+                    ("3 count.json", f"/petitions/{slug}/count.json"),
+                ):
+                    if key[0] in only:
+                        log(f"{key} at {clients} clients {tag}")
+                        runs.setdefault(f"{key}|{clients}", []).append(
+                            wrk(site.url + path, clients, seconds)
+                        )
+                if "7" in only:
+                    log(f"7 bare INSERT ceiling at {clients} clients {tag}")
+                    runs.setdefault(f"7 bare INSERT (pgbench)|{clients}", []).append(
+                        pgbench(db_url, clients, seconds)
+                    )
 
-        for clients in CONCURRENCY if "5" in only else ():
-            half = clients // 2
-            links = BENCH / ".links.txt"
-            confirm_tokens(env, db.pending_ids(200_000), links)
-            log(f"5 confirming mixed with signing at {clients} clients")
-            run = signing(site, slug, signers=half, confirmers=clients - half, links=str(links),
-                          seconds=seconds, prefix=f"m{clients}")  # fmt: skip
-            links.unlink()
-            results[f"5 confirming (with signing)|{clients}"] = run["confirm"]
-            results[f"5 signing (with confirming)|{clients}"] = run["sign"]
-            signed_ok += run["sign"]["ok"]
-            checks.append((f"after 5 at {clients}: signatures stored = sign successes",
-                           db.signatures(), signed_ok))  # fmt: skip
-            checks.append((f"after 5 at {clients}: stored count = confirmed rows",
-                           db.stored_count(), db.confirmed()))  # fmt: skip
+            for clients in CONCURRENCY if "4" in only else ():
+                log(f"4 signing at {clients} clients {tag}")
+                prefix = f"s{clients}r{round_}"
+                run = wrk_signing(site.url, slug, clients, seconds, prefix=prefix)
+                runs.setdefault(f"4 signing|{clients}", []).append(run)
+                signed_ok += run["ok"]
+                checks.append((f"after 4 at {clients} {tag}: signatures stored = sign successes",
+                               db.signatures(), signed_ok))  # fmt: skip
+
+            for clients in CONCURRENCY if "5" in only else ():
+                half = clients // 2
+                links = BENCH / ".links.txt"
+                confirm_tokens(env, db.pending_ids(200_000), links)
+                log(f"5 confirming mixed with signing at {clients} clients {tag}")
+                run = signing(site, slug, signers=half, confirmers=clients - half,
+                              links=str(links), seconds=seconds,
+                              prefix=f"m{clients}r{round_}")  # fmt: skip
+                links.unlink()
+                runs.setdefault(f"5 confirming (with signing)|{clients}", []).append(run["confirm"])
+                runs.setdefault(f"5 signing (with confirming)|{clients}", []).append(run["sign"])
+                signed_ok += run["sign"]["ok"]
+                checks.append((f"after 5 at {clients} {tag}: signatures stored = sign successes",
+                               db.signatures(), signed_ok))  # fmt: skip
+                checks.append((f"after 5 at {clients} {tag}: stored count = confirmed rows",
+                               db.stored_count(), db.confirmed()))  # fmt: skip
+        results.update({key: median_run(values) for key, values in runs.items()})
         db.conn.close()
     finally:
         site.stop()
@@ -217,7 +242,9 @@ def main() -> None:  # noqa: C901 - a script that reads top to bottom
         )  # fmt: skip
     if (BENCH / "EXPORT.md").exists():
         export = (BENCH / "EXPORT.md").read_text().split("\n", 1)[1]
-    write_results(Path(options.output), results, checks, started_at, seconds, export)
+    write_results(
+        Path(options.output), results, checks, started_at, seconds, options.repeat, export
+    )
     failed = [c for c in checks if c[1] != c[2]]
     if failed:
         for name, stored, expected in failed:
@@ -230,7 +257,7 @@ CEILINGS = {"1a": "6", "1b": "6", "2": "6", "3": "6", "4": "7", "5": "7"}
 
 
 def write_results(path: Path, results: dict, checks: list, started_at, seconds: int,
-                  export: str) -> None:  # fmt: skip
+                  repeat: int, export: str) -> None:  # fmt: skip
     rows = []
     for key in sorted(results, key=lambda k: (k.split("|")[0], int(k.split("|")[1]))):
         name, clients = key.split("|")
@@ -245,10 +272,11 @@ def write_results(path: Path, results: dict, checks: list, started_at, seconds: 
             if ceiling_key
             else "(ceiling)"
         )
-        errors = figures.get("failed", figures.get("errors", 0))
+        each = ", ".join(f"{value:,.0f}" for value in figures["runs"])
         rows.append(
-            f"| {name} | {clients} | {figures['per_second']:,.0f}/s | {figures['p50']:.1f} | "
-            f"{figures['p95']:.1f} | {figures['p99']:.1f} | {errors} | {ratio} |"
+            f"| {name} | {clients} | {figures['per_second']:,.0f}/s | {each} | "
+            f"{figures['p50']:.1f} | {figures['p95']:.1f} | {figures['p99']:.1f} | "
+            f"{figures['errors_all']} | {ratio} |"
         )
     check_rows = [
         f"| {name} | {stored:,} | {expected:,} | {'ok' if stored == expected else 'FAILED'} |"
@@ -267,15 +295,19 @@ def write_results(path: Path, results: dict, checks: list, started_at, seconds: 
         "for confirming mixed with signing; pgbench for the bare INSERT.\n"
         "- Signing throughput is signatures per second (each one a GET of the form and a "
         "POST); its latencies are per request. Other throughputs are requests per second.\n"
-        "- Ratio: the scenario's throughput over its ceiling's at the same concurrency, "
-        "measured in the same run: 6 (a static file through the same gunicorn) for pages, "
+        f"- Every scenario ran in {repeat} rounds, one scenario after another in each round, "
+        "so that a burst of noise from the machine's neighbours touches one run: the table "
+        "gives the run with the median throughput and its latencies, the throughput of each "
+        "run, and the errors of all runs.\n"
+        "- Ratio: the scenario's median throughput over its ceiling's at the same concurrency, "
+        "measured in the same rounds: 6 (a static file through the same gunicorn) for pages, "
         "7 (a bare INSERT through pgbench) for signing and confirming.\n\n"
         "## Targets (at 64 clients)\n\n| target | measured | |\n| --- | --- | --- |\n"
         + "\n".join(target_rows)
         + "\n\nHow the figures got there, with the profiles: [PROFILE.md](PROFILE.md).\n\n"
         "## Every figure\n\n"
-        "| scenario | clients | throughput | p50 ms | p95 ms | p99 ms | errors | ratio |\n"
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        "| scenario | clients | median | each run | p50 ms | p95 ms | p99 ms | errors | ratio |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         + "\n".join(rows)
         + "\n\n## Nothing lost\n\n| check | stored | expected | |\n| --- | ---: | ---: | --- |\n"
         + "\n".join(check_rows)
@@ -299,9 +331,9 @@ def targets(results: dict, checks: list) -> list[str]:
         rows.append(row(
             "signing: 400/s, p99 < 250 ms, no errors, nothing lost",
             f"{signing['per_second']:,.0f}/s, p99 {signing['p99']:.0f} ms, "
-            f"{signing['failed']} errors, {'losses' if lost else 'nothing lost'}",
+            f"{signing['errors_all']} errors, {'losses' if lost else 'nothing lost'}",
             signing["per_second"] >= 400 and signing["p99"] < 250
-            and not signing["failed"] and not lost,
+            and not signing["errors_all"] and not lost,
         ))  # fmt: skip
     static = figure("6 static file")
     for name in ("1a home page", "1b story page"):
