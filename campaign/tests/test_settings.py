@@ -1,6 +1,7 @@
 """Production settings: fail fast without secrets, pass `check --deploy` with real values."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,14 @@ def test_it_accepts_the_log_level_in_either_case():
     # gunicorn takes "warning"; Django's logging needs "WARNING". Both come from LOG_LEVEL.
     result = manage("check", **PRODUCTION, LOG_LEVEL="warning")
     assert result.returncode == 0, result.stderr
+
+
+def test_the_readme_documents_every_environment_variable():
+    """Each variable the settings or gunicorn.conf.py read has a row in the README's table."""
+    sources = (BASE_DIR / "campaign" / "settings.py", BASE_DIR / "gunicorn.conf.py")
+    read = re.compile(r"""(?:env(?:\.\w+)?|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+    names = {name for path in sources for name in read.findall(path.read_text())}
+    assert {"SECRET_KEY", "DATABASE_URL", "GUNICORN_THREADS", "PORT"} <= names  # the regex works
+    readme = (BASE_DIR / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    assert sorted(name for name in names if f"`{name}`" not in table) == []
