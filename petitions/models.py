@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connections, models, router, transaction
+from django.db import connections, models, router
 from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -363,13 +363,14 @@ class SignatureTally(models.Model):
         matching = cls.objects.filter(petition_id=petition_id, country=country, shard=shard)
         if matching.update(count=F("count") + delta):
             return
-        try:
-            with transaction.atomic():
-                cls.objects.create(
-                    petition_id=petition_id, country=country, shard=shard, count=delta
-                )
-        except IntegrityError:  # another transaction created the shard first
-            matching.update(count=F("count") + delta)
+        # The shard's first use: create it empty, unless another transaction just did (ON
+        # CONFLICT DO NOTHING waits for that one and fails no statement, so nothing lands in
+        # the database's error log), then add to it like any other.
+        cls.objects.bulk_create(
+            [cls(petition_id=petition_id, country=country, shard=shard, count=0)],
+            ignore_conflicts=True,
+        )
+        matching.update(count=F("count") + delta)
 
 
 class ExportRecord(models.Model):

@@ -1,7 +1,9 @@
+import contextlib
 import re
 import time
 
 from django.core import signing
+from django.db import connection
 
 from petitions.forms import _TIMESTAMP_SALT
 
@@ -24,3 +26,20 @@ def links_in(body: str) -> dict[str, str]:
 def path_of(url: str, site: str = "https://campaign.example") -> str:
     assert url.startswith(site), url
     return url[len(site) :]
+
+
+@contextlib.contextmanager
+def failing_statements():
+    """The SQL statements the database refuses meanwhile. PostgreSQL writes each refused
+    statement, with its values, into its server log, so the site's normal paths must refuse none."""
+    failed: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        try:
+            return execute(sql, params, many, context)
+        except Exception:
+            failed.append(sql)
+            raise
+
+    with connection.execute_wrapper(record):
+        yield failed

@@ -1,4 +1,5 @@
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -8,6 +9,7 @@ from django.urls import reverse
 
 from petitions.models import Signature, SignatureTally
 from petitions.services import erase_personal_data, withdraw_signature
+from petitions.tests.helpers import failing_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +38,25 @@ def test_it_spreads_confirmations_over_several_rows(petition, make_signature):
     shards = SignatureTally.objects.filter(petition=petition).values_list("shard", flat=True)
     assert len(set(shards)) > 1
     assert petition.confirmed_count == 40
+
+
+def test_it_adds_to_a_shard_another_confirmation_created_first(petition):
+    """Two first confirmations in one shard at once: the one that finds the row just created
+    adds to it, and no statement fails (nothing for the database's error log)."""
+    create_empty = SignatureTally.objects.bulk_create
+
+    def created_meanwhile(objs, **options):
+        SignatureTally.objects.create(petition=petition, country="NL", shard=3, count=5)
+        return create_empty(objs, **options)
+
+    with (
+        mock.patch("petitions.models.random.randrange", return_value=3),
+        mock.patch.object(SignatureTally.objects, "bulk_create", side_effect=created_meanwhile),
+        failing_statements() as failed,
+    ):
+        SignatureTally.add(petition_id=petition.pk, country="NL", delta=1)
+    assert failed == []
+    assert SignatureTally.objects.get(petition=petition, country="NL", shard=3).count == 6
 
 
 def test_it_reads_the_count_without_counting_signatures(client, petition, make_signature):

@@ -2,12 +2,11 @@ import datetime as dt
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from petitions.models import Signature
-from petitions.tests.helpers import links_in
+from petitions.tests.helpers import failing_statements, links_in
 
 pytestmark = pytest.mark.django_db
 
@@ -120,16 +119,7 @@ def test_it_signs_again_without_a_failing_statement(client, petition, sign_data)
     """A statement the database refuses is written to its server log with the row's values:
     a repeated signing must not leave the signer's address and name there."""
     client.post(sign_url(petition), sign_data(email="ada@example.org"))
-    failed = []
-
-    def record_failures(execute, sql, params, many, context):
-        try:
-            return execute(sql, params, many, context)
-        except Exception as error:
-            failed.append((sql, error))
-            raise
-
-    with connection.execute_wrapper(record_failures):
+    with failing_statements() as failed:
         response = client.post(sign_url(petition), sign_data(email="Ada@Example.org"))
     assert response.status_code == 302
     assert failed == []
