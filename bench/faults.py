@@ -22,7 +22,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -57,14 +56,6 @@ def say(message: str) -> None:
     log(message, prefix="faults")
 
 
-def answers(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 def postgres_version() -> str | None:
     """This machine's Debian PostgreSQL cluster, if pg_ctlcluster can drive it."""
     etc = Path("/etc/postgresql")
@@ -72,32 +63,22 @@ def postgres_version() -> str | None:
     return versions[-1] if versions and shutil.which("pg_ctlcluster") else None
 
 
-def postgres(action: str, *extra: str) -> None:
+def stop_postgres() -> float:
+    """Stop PostgreSQL at once (fast shutdown); returns when it was down."""
     subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", postgres_version(), "main", action, *extra],
+        ["pg_ctlcluster", "--skip-systemctl-redirect", postgres_version(), "main", "stop",
+         "-m", "fast"],
         check=True, capture_output=True,
     )  # fmt: skip
+    return time.monotonic()
 
 
-def start_redis() -> None:
-    """Start the machine's Redis as its service does, unless it already answers."""
-    if not answers(6379):
-        subprocess.run(
-            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port",
-             "6379", "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-             "--logfile", "/var/log/redis/ci.log"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-
-
-def restore_services() -> None:
-    """Leave PostgreSQL and Redis running, whatever a scenario was doing when it stopped."""
-    if postgres_version() and not answers(5432):
-        say("starting PostgreSQL again")
-        postgres("start")
-    if shutil.which("redis-server") and not answers(6379):
-        say("starting Redis again")
-        start_redis()
+def start_services(*, check: bool = True) -> bool:
+    """Start PostgreSQL and Redis if they are down, as CI does (.ci/services), and wait."""
+    done = subprocess.run([str(BASE / ".ci" / "services")], capture_output=True, text=True)
+    if check and done.returncode:
+        raise RuntimeError(done.stderr.strip())
+    return done.returncode == 0
 
 
 class Sink:
@@ -361,15 +342,10 @@ class Suite:
             return
         process = self.signing(seconds=16, signers=24, prefix="f3")
         time.sleep(4)
-
-        def stop_database() -> float:
-            postgres("stop", "-m", "fast")
-            return time.monotonic()
-
-        down_at, down_page = asyncio.run(self.sign_across_outage(stop_database))
+        down_at, down_page = asyncio.run(self.sign_across_outage(stop_postgres))
         health_down = self.health(self.bases[0])
         time.sleep(3)
-        postgres("start")
+        start_services()
         outage = time.monotonic() - down_at
         self.db.reconnect()
         back = self.wait(lambda: all(self.health(b) == 200 for b in self.bases), 30)
@@ -410,9 +386,7 @@ class Suite:
         pages = [self.health(b) for b in self.bases]
         home = urllib.request.urlopen(f"{self.bases[0]}/", timeout=5).status
         warnings = log_lines() - before
-        start_redis()
-        self.wait(lambda: subprocess.run(["redis-cli", "ping"], capture_output=True,
-                                         text=True).stdout.strip() == "PONG", 15)  # fmt: skip
+        start_services()
         limited, statuses = self.rate_limit_across_instances("f4")
         workers = sum(len(site.workers()) for site in self.sites)
         ok = (
@@ -627,7 +601,9 @@ def main() -> None:
         ):  # fmt: skip
             scenario()
     finally:
-        restore_services()
+        # Whatever a scenario was doing when it stopped, leave PostgreSQL and Redis running.
+        if not start_services(check=False):
+            say("could not start PostgreSQL or Redis again: start them by hand")
         worker.stop()
         for site in sites:
             site.stop()

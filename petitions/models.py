@@ -198,11 +198,7 @@ class SignatureQuerySet(models.QuerySet):
         with connection.cursor() as cursor:
             cursor.execute(sql, values)
             row = cursor.fetchone()
-        if row is None:
-            return None
-        signature.pk = row[0]
-        signature._state.adding, signature._state.db = False, connection.alias
-        return signature.pk
+        return row[0] if row else None
 
     def lock_unerased(self, pk: int) -> "Signature | None":
         """The signature with its petition, row-locked until the transaction ends."""

@@ -67,20 +67,17 @@ def sign_petition(
     signer, and return the signature's id. The caller learns nothing it could show about
     whether the email had signed.
 
-    The unique constraint on (petition, email) decides between concurrent signings with one
-    address: one INSERT ... ON CONFLICT DO NOTHING stores a row, the others store nothing and
-    read the winner's row instead, so there are never two rows and never an error (nor a
-    database log line naming the signer). A second signing never changes the first one's
-    details: only its owner, through the link in the email, can act on it.
-
-    A new signature is one statement in autocommit: the INSERT stores it and queues its email
-    (email_due), with no BEGIN, COMMIT or second read, the cheapest write a peak can meet.
+    A new signature is one statement (Signature.objects.insert_unless_signed), which also
+    queues its email (email_due): no transaction, no second read, the cheapest write a peak can
+    meet. Of concurrent signings with one address, one stores the row and the others read it;
+    a second signing never changes the first one's details: only its owner, through the link in
+    the email, can act on it.
     """
     if not petition.is_open:
         raise PetitionClosed
     now = timezone.now()
     email = email.strip().lower()
-    signature = Signature(
+    new_signature = Signature(
         petition=petition,
         email=email,
         first_name=first_name,
@@ -95,18 +92,16 @@ def sign_petition(
         email_due=True,
         email_requested_at=now,
     )
-    signature_id = Signature.objects.insert_unless_signed(signature)
-    if signature_id is None:
-        signature_id, status = (
-            Signature.objects.filter(petition=petition, email=email)
-            .values_list("pk", "status")
-            .get()
-        )
-        if status != Signature.Status.FRAUDULENT:
-            _request_email(signature_id)
+    signature_id = Signature.objects.insert_unless_signed(new_signature)
+    if signature_id is not None:
+        emails.email_requested(signature_id)
         return signature_id
-    emails.email_requested(signature.pk)
-    return signature.pk
+    signature_id, status = (
+        Signature.objects.filter(petition=petition, email=email).values_list("pk", "status").get()
+    )
+    if status != Signature.Status.FRAUDULENT:
+        _request_email(signature_id)
+    return signature_id
 
 
 def confirm_signature(*, signature_id: int, petition: Petition | None = None) -> Outcome:
