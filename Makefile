@@ -36,7 +36,6 @@ run: content
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install
-	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || echo "NOTE: Chromium is not installed, so the browser suite will be skipped (apt-get install chromium)."
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

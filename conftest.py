@@ -1,17 +1,54 @@
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone, translation
 
-from campaign.pagecache import TimedCache
+from campaign.lib.pagecache import TimedCache
 from petitions.models import Petition, Signature
 from petitions.services import confirm_signature
 from petitions.tests.helpers import old_enough_timestamp
 from stories.models import Story
 
 _sequence = itertools.count(1)
+
+
+# What this machine cannot run, and why: marker -> (reason, how many tests were left out).
+_left_out: dict[str, tuple[str, int]] = {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Leave out, with one line each in the summary, the tests this machine cannot run: the
+    browser suite (marked by its folder's conftest) without Chromium, and the PostgreSQL race
+    tests on SQLite. Nothing else is ever skipped."""
+    from django.db import connection
+
+    from campaign.tests.browser import CHROMIUM
+
+    reasons = {}
+    if not Path(CHROMIUM).exists():
+        reasons["browser"] = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    if connection.vendor != "postgresql":
+        reasons["postgresql"] = "they need PostgreSQL (set DATABASE_URL=postgres://...)"
+    kept, dropped = [], []
+    for item in items:
+        marker = next((m for m in reasons if item.get_closest_marker(m)), None)
+        if marker is None:
+            kept.append(item)
+            continue
+        dropped.append(item)
+        _left_out[marker] = (reasons[marker], _left_out.get(marker, ("", 0))[1] + 1)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter):
+    for marker, (reason, count) in _left_out.items():
+        terminalreporter.write_line(f"{count} {marker} tests left out: {reason}")
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +124,7 @@ def superuser_client(client, django_user_model):
 def _steady_rate_limit_clock(monkeypatch):
     """Rate limits count in fixed windows (a minute, an hour); a test whose requests straddled
     a window's end would see its count reset. Pin the clock to the middle of every window."""
-    from campaign import ratelimit
+    from campaign.lib import ratelimit
 
     monkeypatch.setattr(ratelimit, "_now", lambda: 1_800_000_000 + 30 * 60 + 30)
 

@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from campaign import ratelimit
+from campaign.lib import ratelimit
 
 
 def _limits() -> list[tuple[str, list[ratelimit.Rate]]]:

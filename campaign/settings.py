@@ -73,12 +73,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: answers load-balancer probes before host validation and the HTTPS redirect.
-    "campaign.middleware.HealthCheckMiddleware",
+    "campaign.lib.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "campaign.pagecache.PublicPageCacheMiddleware",
+    "campaign.lib.pagecache.PublicPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,7 +86,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "campaign.middleware.DatabaseUnavailableMiddleware",
+    "campaign.lib.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "campaign.urls"

@@ -3,7 +3,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
-from campaign.pagecache import public_page
+from campaign.lib.pagecache import public_page
 
 
 @require_safe

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import CountryField
 
-from campaign.markdown import render_markdown
+from campaign.lib.markdown import render_markdown
 
 # Countries with fewer confirmed signatures are grouped in the public breakdown, so that no
 # single signer can be singled out by their country.

@@ -6,8 +6,8 @@ from django.utils.translation import get_language
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from campaign import ratelimit
-from campaign.pagecache import CSRF_SLOT, TimedCache, public_page
+from campaign.lib import ratelimit
+from campaign.lib.pagecache import CSRF_SLOT, TimedCache, public_page
 from petitions import services
 from petitions.forms import TIMESTAMP_SLOT, NewLinkForm, SignatureForm, form_timestamp
 from petitions.models import Petition, Signature
@@ -67,7 +67,7 @@ FORM_SLOTS = {CSRF_SLOT: get_token, TIMESTAMP_SLOT: lambda request: form_timesta
 @public_page(slots=FORM_SLOTS)
 def petition_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The same page for every visitor but for the CSRF token and the form's timestamp, which
-    are rendered as slots and filled per visitor (see campaign.pagecache)."""
+    are rendered as slots and filled per visitor (see campaign.lib.pagecache)."""
     petition = _petition_or_404(request, slug)
     form = SignatureForm(
         initial={

@@ -10,7 +10,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
-from campaign.markdown import render_markdown
+from campaign.lib.markdown import render_markdown
 from stories.validators import validate_portrait_extension, validate_portrait_file
 
 

@@ -2,7 +2,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from campaign.pagecache import public_page
+from campaign.lib.pagecache import public_page
 from stories.models import Milestone, Story
 
 

@@ -1,18 +1,16 @@
-"""Races that only a real database can show: run on PostgreSQL (skipped on SQLite)."""
+"""Races that only a real database can show: run on PostgreSQL (left out on SQLite)."""
 
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from petitions.models import Signature
 from petitions.services import confirm_signature, sign_petition
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="needs PostgreSQL: set DATABASE_URL"
-    ),
+    pytest.mark.postgresql,
 ]
 
 THREADS = 20

@@ -23,18 +23,6 @@ def campaign(petition, make_story, make_signature):
         yield petition
 
 
-def test_home_page(client, campaign, django_assert_num_queries):
-    # Stories; featured petition; its tally (then cached).
-    with django_assert_num_queries(3):
-        assert client.get(reverse("stories:home")).status_code == 200
-
-
-def test_story_page(client, campaign, django_assert_num_queries):
-    # The story, previous and next, the featured petition, its tally.
-    with django_assert_num_queries(5):
-        assert client.get("/stories/story-3/").status_code == 200
-
-
 def test_petition_page(client, campaign, django_assert_num_queries):
     with django_assert_num_queries(2):  # the petition, its tally
         url = reverse("petitions:detail", kwargs={"slug": campaign.slug})

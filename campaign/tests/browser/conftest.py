@@ -1,18 +1,19 @@
 """End-to-end tests in Debian's Chromium, driven by Playwright, against a live test server.
 
-Skipped, with a reason in the summary, when /usr/bin/chromium is not installed
+Marked `browser` by their folder (below) and skipped, with one reason in the summary, when
+Chromium is not installed
 (`apt-get install chromium`); `.ci/run` installs it, so CI always runs them. No browser is
 ever downloaded.
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+from campaign.tests.browser import CHROMIUM
+
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -29,15 +30,15 @@ VIEWPORTS = {
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 
 
+HERE = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(config, items):
-    if Path(CHROMIUM).exists():
-        return
-    skip = pytest.mark.skip(
-        reason=f"browser suite skipped: Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    )
+    """Every test in this folder is marked `browser`, by its place, never by its name; the
+    root conftest skips the marked tests where Chromium is missing."""
     for item in items:
-        if "browser" in item.nodeid:
-            item.add_marker(skip)
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
