@@ -26,7 +26,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-migrate: install
+# A developer's machine runs with DEBUG on; anywhere else DEBUG is off unless the environment
+# says so (see the README's configuration). Written once, never overwritten.
+.env:
+	@printf '%s\n' "# This machine's settings (see the README's configuration). Development only." "DEBUG=True" > $@
+	@echo "Wrote .env with DEBUG=True: this checkout is a development machine."
+
+migrate: install .env
 	$(BIN)/python manage.py migrate --noinput
 
 content: migrate
@@ -52,6 +58,10 @@ serve: export DEBUG = False
 serve: export SECRET_KEY ?= local-serve-only-$(shell hostname)-not-a-production-secret-0123456789
 serve: export ALLOWED_HOSTS ?= 127.0.0.1,localhost
 serve: export HTTPS ?= False
+serve: export SITE_URL ?= http://$(HOST):$(PORT)
+serve: export EMAIL_URL ?= consolemail://
+# Shared by gunicorn's workers on this one machine; production uses Redis.
+serve: export CACHE_URL ?= filecache://$(CURDIR)/.serve-cache
 serve: content
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/gunicorn --config gunicorn.conf.py campaign.wsgi

@@ -16,8 +16,11 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env")
+# Variables may also come from a file (never overriding the environment): `.env` beside
+# manage.py, or the file ENV_FILE names.
+ENV_FILE = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    env.read_env(ENV_FILE)
 
 
 def required(name: str, value, meaning: str):
@@ -29,7 +32,9 @@ def required(name: str, value, meaning: str):
     return value
 
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless set: a server started without configuration is a production server, and stops
+# below until it has what production needs. `make run` and the tests switch it on.
+DEBUG = env.bool("DEBUG", default=False)
 
 if DEBUG:
     SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-development-key-do-not-deploy")
@@ -45,11 +50,20 @@ else:
         env.list("ALLOWED_HOSTS", default=[]),
         "the host names the site answers to, comma-separated",
     )
+# Earlier keys, newest first, after a change of SECRET_KEY: links already emailed (withdrawal
+# links never expire) and signed-in sessions keep working while they are listed here.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # The public address of the site, used wherever a link leaves the page: canonical URLs, the
 # sitemap, the feed, share links and the links in emails (sent by a worker with no request).
+if not DEBUG:
+    required(
+        "SITE_URL",
+        env.str("SITE_URL", default=""),
+        "the public address of the site, such as https://www.example.org, for links in emails",
+    )
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
@@ -129,10 +143,25 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Rate limits and the count's cache live here: in production every web process must share it,
+# or each process keeps its own limits and a client gets as many tries as there are processes.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if not DEBUG and any(kind in CACHES["default"]["BACKEND"] for kind in ("locmem", "dummy")):
+    raise ImproperlyConfigured(
+        "CACHE_URL must be set when DEBUG is off, to a cache that every web process shares "
+        "(such as redis://host:6379/0): with a per-process cache the rate limits are no limits "
+        "(see the README's configuration)."
+    )
 
-# Email: printed to the console by default; SMTP in production, e.g.
-# EMAIL_URL=smtp+tls://user:password@smtp.example.org:587
+# Email: printed to the console in development; SMTP in production, e.g.
+# EMAIL_URL=smtp+tls://user:password@smtp.example.org:587. Required with DEBUG off: the console
+# backend would print every confirmation link into the server's log.
+if not DEBUG:
+    required(
+        "EMAIL_URL",
+        env.str("EMAIL_URL", default=""),
+        "the mail server for confirmation links, such as smtp+tls://user:password@host:587",
+    )
 _email = env.email("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"

@@ -36,13 +36,31 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
-def test_it_refuses_to_start_without_a_production_secret(missing):
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL", "EMAIL_URL", "CACHE_URL"]
+)
+def test_it_refuses_to_start_without_a_production_setting(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = manage("check", **env)
     assert result.returncode != 0
     assert result.stderr.strip().startswith(f"Configuration error: {missing} must be set")
+    assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("per_process", ["locmemcache://", "dummycache://"])
+def test_it_refuses_a_cache_that_web_processes_do_not_share(per_process):
+    result = manage("check", **{**PRODUCTION, "CACHE_URL": per_process})
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("Configuration error: CACHE_URL must be set")
+    assert "rate limits are no limits" in result.stderr
+
+
+def test_it_is_a_production_server_unless_debug_is_set():
+    """With nothing configured (no DEBUG, no .env) the site refuses to start."""
+    result = manage("check", ENV_FILE="/nonexistent")
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("Configuration error: SECRET_KEY must be set")
 
 
 def test_the_web_server_stops_with_the_same_sentence():
