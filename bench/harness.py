@@ -1,5 +1,15 @@
 """What the benchmark (run.py) and the fault suite (faults.py) share: the site in its production
-form on this machine, a scratch PostgreSQL database, direct reads for the checks."""
+form on this machine, a scratch PostgreSQL database, direct reads for the checks, and the checks.
+
+Words mean one thing in every bench script and in the results they write:
+
+- acknowledged: what the site told a client it saved (a signing redirected to "check your
+  inbox", a confirmation redirected to the thank-you page), counted by the load generator;
+- stored: signature rows in the database (of the acknowledged addresses, where it says so);
+- confirmed: signature rows whose status is confirmed;
+- count: the petition's signature count as the site keeps it (the sum of its tally shards,
+  what count.json serves; elsewhere in the project "the stored count").
+"""
 
 import os
 import platform
@@ -9,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -120,13 +131,41 @@ class Database:
     def one(self, sql: str, *params):
         return self.conn.execute(sql, params).fetchone()[0]
 
+    def slug(self) -> str:
+        """The slug of the petition the campaign content loads."""
+        return self.one("SELECT slug FROM petitions_petition ORDER BY id LIMIT 1")
+
     def signatures(self) -> int:
+        """Signature rows stored, of any status."""
         return self.one("SELECT count(*) FROM petitions_signature")
 
+    def stored(self, emails: list[str]) -> set[str]:
+        """Which of these addresses have a signature row."""
+        rows = self.conn.execute(
+            "SELECT email FROM petitions_signature WHERE email = ANY(%s)", (list(emails),)
+        )
+        return {row[0] for row in rows}
+
+    def signature_ids(self, email: str) -> list[int]:
+        """The rows stored for one address (the unique constraint allows one per petition)."""
+        rows = self.conn.execute(
+            "SELECT id FROM petitions_signature WHERE email = %s ORDER BY id", (email,)
+        )
+        return [row[0] for row in rows]
+
+    def duplicates(self) -> int:
+        """Addresses with more than one row for the same petition."""
+        return self.one(
+            "SELECT count(*) FROM (SELECT petition_id, email FROM petitions_signature "
+            "WHERE email IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) AS twice"
+        )
+
     def confirmed(self) -> int:
+        """Signature rows whose status is confirmed."""
         return self.one("SELECT count(*) FROM petitions_signature WHERE status = 'confirmed'")
 
-    def stored_count(self) -> int:
+    def count(self) -> int:
+        """The petitions' count as the site keeps it: the sum of the tally shards."""
         return self.one("SELECT coalesce(sum(count), 0) FROM petitions_signaturetally")
 
     def pending_ids(self, limit: int) -> list[int]:
@@ -135,6 +174,69 @@ class Database:
             (limit,),
         )
         return [row[0] for row in rows]
+
+    def emails_due(self, emails: set[str] | None = None, *, attempted: bool = False) -> int:
+        """Emails waiting in the outbox: all, or those of these addresses; with `attempted`,
+        only those the worker has already failed to send at least once."""
+        sql = "SELECT count(*) FROM petitions_signature WHERE email_due"
+        params: list = []
+        if emails is not None:
+            sql += " AND email = ANY(%s)"
+            params.append(list(emails))
+        if attempted:
+            sql += " AND email_attempts > 0"
+        return self.one(sql, *params)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check of a run, with the values it compared: `str(check)` reads
+    "FAILED acknowledged == stored: acknowledged=2279 stored=2270"."""
+
+    name: str
+    passed: bool
+    values: dict = field(default_factory=dict)
+
+    @classmethod
+    def equal(cls, name: str, **values) -> "Check":
+        """Passes when every value is the same."""
+        first, *others = values.values()
+        return cls(name, all(other == first for other in others), values)
+
+    @classmethod
+    def zero(cls, name: str, **values) -> "Check":
+        """Passes when every value is zero (or empty)."""
+        return cls(name, not any(values.values()), values)
+
+    @classmethod
+    def raised(cls, error: BaseException) -> "Check":
+        """A run that stopped on an exception: its type and message, as a failed check."""
+        message = " ".join(str(error).split())
+        return cls("no exception", False, {"raised": f"{type(error).__name__}: {message}"})
+
+    @property
+    def detail(self) -> str:
+        return " ".join(f"{name}={value}" for name, value in self.values.items())
+
+    def __str__(self) -> str:
+        return f"{'passed' if self.passed else 'FAILED'} {self.name}: {self.detail}"
+
+
+def signing_command(bases: list[str], slug: str, *, signers: int, seconds: float, prefix: str,
+                    confirmers: int = 0, links: Path | None = None,
+                    acknowledged: Path | None = None) -> list[str]:  # fmt: skip
+    """bench/signing.py's command line: browsers signing (and confirming emailed links)."""
+    command = [
+        PYTHON, str(BENCH / "signing.py"), "--slug", slug, "--seconds", str(seconds),
+        "--signers", str(signers), "--confirmers", str(confirmers), "--prefix", prefix,
+    ]  # fmt: skip
+    for base in bases:
+        command += ["--base", base]
+    if links:
+        command += ["--links", str(links)]
+    if acknowledged:
+        command += ["--acknowledged", str(acknowledged)]
+    return command
 
 
 def confirm_tokens(env: dict, ids: list[int], target: Path) -> None:

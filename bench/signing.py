@@ -31,20 +31,22 @@ def next_address() -> str:
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
-class Tally:
+class Outcomes:
+    """What one kind of request (signing, or confirming) got, over the whole run."""
+
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.ok = 0
         self.failed = 0
         self.errors: dict[str, int] = {}
-        self.acknowledged: list[str] = []  # what the site said it saved (emails, tokens)
+        self.acknowledged: list[str] = []  # what the site said it saved: emails, or tokens
 
     def error(self, what: str) -> None:
         self.failed += 1
         self.errors[what] = self.errors.get(what, 0) + 1
 
 
-async def timed(tally: Tally, request):
+async def timed(outcomes: Outcomes, request):
     """Send a request (an aiohttp request context, not yet started) and time it."""
     started = time.perf_counter()
     try:
@@ -52,7 +54,22 @@ async def timed(tally: Tally, request):
             body = await response.text()
             return response, body
     finally:
-        tally.latencies.append((time.perf_counter() - started) * 1000)
+        outcomes.latencies.append((time.perf_counter() - started) * 1000)
+
+
+def form_data(body: str, **fields: str) -> dict | None:
+    """The signing form as a browser posts it (CSRF token, form timestamp, the empty honeypot)
+    with these fields filled in; None when the page has no form."""
+    token, rendered = CSRF.search(body), RENDERED.search(body)
+    if not token or not rendered:
+        return None
+    return {
+        "csrfmiddlewaretoken": token.group(1),
+        "rendered_at": rendered.group(1),
+        "source": "petition",
+        "website": "",
+        **fields,
+    }
 
 
 def status_error(stage: str, status: int) -> str:
@@ -62,7 +79,23 @@ def status_error(stage: str, status: int) -> str:
     return f"{stage} {status}"
 
 
-async def signer(bases: list[str], slug: str, prefix: str, deadline: float, tally: Tally, n: int):
+async def submit(outcomes: Outcomes, session, url: str, data: dict, headers: dict, *,
+                 landing: str, stage: str, acknowledged: str) -> None:  # fmt: skip
+    """POST a form as a browser does; a success is the redirect to the `landing` page, and the
+    site has then acknowledged `acknowledged` (an address, or a token)."""
+    response, _body = await timed(
+        outcomes, session.post(url, data=data, headers=headers, allow_redirects=False)
+    )
+    if response.status == 302 and response.headers["Location"].endswith(landing):
+        outcomes.ok += 1
+        outcomes.acknowledged.append(acknowledged)
+    else:
+        outcomes.error(status_error(stage, response.status))
+
+
+async def signer(
+    bases: list[str], slug: str, prefix: str, deadline: float, outcomes: Outcomes, n: int
+):
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar, timeout=TIMEOUT) as session:
         for i in itertools.count():
@@ -75,44 +108,28 @@ async def signer(bases: list[str], slug: str, prefix: str, deadline: float, tall
             address = {"X-Forwarded-For": next_address()}
             try:
                 response, body = await timed(
-                    tally, session.get(f"{form_base}/petitions/{slug}/", headers=address)
+                    outcomes, session.get(f"{form_base}/petitions/{slug}/", headers=address)
                 )
-                token, rendered = CSRF.search(body), RENDERED.search(body)
-                if response.status != 200 or not token or not rendered:
-                    tally.error(status_error("form", response.status))
+                data = form_data(
+                    body,
+                    first_name="Bench",
+                    last_name=f"Signer {n}-{i}",
+                    email=f"{prefix}-{n}-{i}@bench.example",
+                    country=("NL", "BE", "DE", "PL", "HU", "TR", "UA", "AZ")[i % 8],
+                )
+                if response.status != 200 or not data:
+                    outcomes.error(status_error("form", response.status))
                     continue
-                data = {
-                    "csrfmiddlewaretoken": token.group(1),
-                    "rendered_at": rendered.group(1),
-                    "first_name": "Bench",
-                    "last_name": f"Signer {n}-{i}",
-                    "email": f"{prefix}-{n}-{i}@bench.example",
-                    "country": ("NL", "BE", "DE", "PL", "HU", "TR", "UA", "AZ")[i % 8],
-                    "source": "petition",
-                    "website": "",
-                }
-                response, _body = await timed(
-                    tally,
-                    session.post(
-                        f"{post_base}/petitions/{slug}/sign/",
-                        data=data,
-                        headers=address,
-                        allow_redirects=False,
-                    ),
-                )
-                if response.status == 302 and response.headers["Location"].endswith(
-                    "/check-your-inbox/"
-                ):
-                    tally.ok += 1
-                    tally.acknowledged.append(data["email"])
-                else:
-                    tally.error(status_error("sign", response.status))
+                await submit(
+                    outcomes, session, f"{post_base}/petitions/{slug}/sign/", data, address,
+                    landing="/check-your-inbox/", stage="sign", acknowledged=data["email"],
+                )  # fmt: skip
             except (TimeoutError, aiohttp.ClientError):
-                tally.error("connection")
+                outcomes.error("connection")
 
 
 async def confirmer(
-    bases: list[str], slug: str, links: list[str], deadline: float, tally: Tally, n: int
+    bases: list[str], slug: str, links: list[str], deadline: float, outcomes: Outcomes, n: int
 ):
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar, timeout=TIMEOUT) as session:
@@ -125,28 +142,19 @@ async def confirmer(
             url = f"{bases[(n + i) % len(bases)]}/petitions/{slug}/confirm/"
             try:
                 response, body = await timed(
-                    tally, session.get(url, params={"t": token}, headers=address)
+                    outcomes, session.get(url, params={"t": token}, headers=address)
                 )
                 csrf = CSRF.search(body)
                 if response.status != 200 or not csrf:
-                    tally.error(status_error("confirm page", response.status))
+                    outcomes.error(status_error("confirm page", response.status))
                     continue
-                response, _body = await timed(
-                    tally,
-                    session.post(
-                        url,
-                        data={"csrfmiddlewaretoken": csrf.group(1), "t": token},
-                        headers=address,
-                        allow_redirects=False,
-                    ),
-                )
-                if response.status == 302 and response.headers["Location"].endswith("/thank-you/"):
-                    tally.ok += 1
-                    tally.acknowledged.append(token)
-                else:
-                    tally.error(status_error("confirm", response.status))
+                data = {"csrfmiddlewaretoken": csrf.group(1), "t": token}
+                await submit(
+                    outcomes, session, url, data, address,
+                    landing="/thank-you/", stage="confirm", acknowledged=token,
+                )  # fmt: skip
             except (TimeoutError, aiohttp.ClientError):
-                tally.error("connection")
+                outcomes.error("connection")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -156,18 +164,18 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def summary(tally: Tally, seconds: float) -> dict:
+def summary(outcomes: Outcomes, seconds: float) -> dict:
     return {
-        "ok": tally.ok,
-        "failed": tally.failed,
-        "errors": tally.errors,
-        "requests": len(tally.latencies),
-        "per_second": tally.ok / seconds,
-        "requests_per_second": len(tally.latencies) / seconds,
-        "p50": percentile(tally.latencies, 50),
-        "p95": percentile(tally.latencies, 95),
-        "p99": percentile(tally.latencies, 99),
-        "max": max(tally.latencies, default=0.0),
+        "ok": outcomes.ok,
+        "failed": outcomes.failed,
+        "errors": outcomes.errors,
+        "requests": len(outcomes.latencies),
+        "per_second": outcomes.ok / seconds,
+        "requests_per_second": len(outcomes.latencies) / seconds,
+        "p50": percentile(outcomes.latencies, 50),
+        "p95": percentile(outcomes.latencies, 95),
+        "p99": percentile(outcomes.latencies, 99),
+        "max": max(outcomes.latencies, default=0.0),
     }
 
 
@@ -176,7 +184,11 @@ async def main() -> None:
     parser.add_argument(
         "--base", action="append", required=True, help="e.g. http://127.0.0.1:8020; repeatable"
     )
-    parser.add_argument("--acknowledged", help="write what the site acknowledged to this file")
+    parser.add_argument(
+        "--acknowledged",
+        help='write what the site acknowledged to this file: {"signings": [emails], '
+        '"confirmations": [tokens]}',
+    )
     parser.add_argument("--slug", required=True)
     parser.add_argument("--signers", type=int, default=16)
     parser.add_argument("--confirmers", type=int, default=0)
@@ -188,24 +200,27 @@ async def main() -> None:
         raise SystemExit("bench/signing.py only sends to this machine (127.0.0.1)")
 
     links = Path(options.links).read_text().split() if options.links else []
-    signed, confirmed = Tally(), Tally()
+    # What the site acknowledged; "confirmed" is kept for rows in the database (harness.py).
+    signings, confirmations = Outcomes(), Outcomes()
     started = time.monotonic()
     deadline = started + options.seconds
     tasks = [
-        signer(options.base, options.slug, options.prefix, deadline, signed, n)
+        signer(options.base, options.slug, options.prefix, deadline, signings, n)
         for n in range(options.signers)
     ] + [
-        confirmer(options.base, options.slug, links, deadline, confirmed, n)
+        confirmer(options.base, options.slug, links, deadline, confirmations, n)
         for n in range(options.confirmers)
     ]
     await asyncio.gather(*tasks)
     if options.acknowledged:
         Path(options.acknowledged).write_text(
-            json.dumps({"signed": signed.acknowledged, "confirmed": confirmed.acknowledged})
+            json.dumps(
+                {"signings": signings.acknowledged, "confirmations": confirmations.acknowledged}
+            )
         )
     seconds = time.monotonic() - started
-    print(json.dumps({"sign": summary(signed, seconds), "confirm": summary(confirmed, seconds),
-                      "seconds": seconds}))  # fmt: skip
+    sign, confirm = summary(signings, seconds), summary(confirmations, seconds)
+    print(json.dumps({"sign": sign, "confirm": confirm, "seconds": seconds}))
 
 
 if __name__ == "__main__":
