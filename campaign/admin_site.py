@@ -4,6 +4,9 @@ Failed sign-ins are counted in the shared cache under keyed hashes of the userna
 client address (nothing raw is kept), through Django's user_login_failed signal. Once either
 limit is used up, the sign-in form answers 429 without checking the password, until the
 window passes.
+
+It also tells the petitions' report how to name the stories signers came from: the project
+wires the two apps together here, so that petitions imports nothing from stories.
 """
 
 from django.conf import settings
@@ -11,9 +14,18 @@ from django.contrib import admin
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 
 from campaign.lib import ratelimit
+from campaign.lib.http import too_many_requests
+from petitions import reports
+from stories.models import Story
+
+
+def _story_headlines() -> dict[str, str]:
+    return dict(Story.objects.values_list("slug", "headline"))
+
+
+reports.register_story_headlines(_story_headlines)
 
 
 def _limits() -> list[tuple[str, list[ratelimit.Rate]]]:
@@ -46,7 +58,5 @@ class CampaignAdminSite(admin.AdminSite):
             waits = [ratelimit.blocked(scope, keys[scope], rates) for scope, rates in _limits()]
             wait = max((w for w in waits if w), default=None)
             if wait:
-                response = render(request, "429.html", {"retry_after": wait}, status=429)
-                response["Retry-After"] = str(wait)
-                return response
+                return too_many_requests(request, wait)
         return super().login(request, extra_context)

@@ -1,3 +1,5 @@
+import copy
+
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
@@ -101,8 +103,8 @@ class PetitionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, _("Choose exactly one petition to hand in."), messages.ERROR)
             return None
-        package, filename = exports.build_hand_in(queryset.get(), user=request.user)
-        return FileResponse(package, as_attachment=True, filename=filename)
+        package = services.hand_in(petition=queryset.get(), user=request.user)
+        return FileResponse(package.file, as_attachment=True, filename=package.filename)
 
 
 class CountryFilter(admin.SimpleListFilter):
@@ -231,23 +233,26 @@ class SignatureAdmin(admin.ModelAdmin):
         confirmed only unless include=all. Fraudulent signatures never leave."""
         if not (can_export(request) and self.has_view_permission(request)):
             raise PermissionDenied
-        params = request.GET.copy()
-        include_pending = params.pop("include", [""])[0] == "all"
-        request.GET = params
+        # The list's own filters and search, read by a ChangeList from a copy of the request
+        # whose query string leaves out the export's own parameter (the list would refuse it).
+        filters = request.GET.copy()
+        include_pending = filters.pop("include", [""])[0] == "all"
+        list_request = copy.copy(request)
+        list_request.GET = filters
         try:
-            changelist = self.get_changelist_instance(request)
+            changelist = self.get_changelist_instance(list_request)
         except IncorrectLookupParameters:
             return redirect(reverse("admin:petitions_signature_changelist") + "?e=1")
         queryset = exports.signatures_for_export(
-            changelist.get_queryset(request), include_pending=include_pending
+            changelist.get_queryset(list_request), include_pending=include_pending
         )
-        petition_id = params.get("petition__id__exact")
+        petition_id = filters.get("petition__id__exact")
         petition = Petition.objects.filter(pk=petition_id).first() if petition_id else None
         record = exports.start_record(
             kind=ExportRecord.Kind.ADMIN_CSV,
             user=request.user,
             petition=petition,
-            filters={**{k: params.getlist(k) for k in params}, "include": include_pending},
+            filters={**dict(filters.lists()), "include": include_pending},
         )
         response = StreamingHttpResponse(
             exports.iter_csv(exports.export_rows(queryset), record),

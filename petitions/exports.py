@@ -1,7 +1,8 @@
 """Signatures out of the site: streamed CSV exports and the hand-in package.
 
 Both read the database through an iterator in chunks and write row by row, so memory stays
-flat however many signatures there are. Every export is recorded (ExportRecord).
+flat however many signatures there are. Every export is recorded (ExportRecord), the only
+thing written here: what an export changes (the hand-in freezes the count) is in services.
 """
 
 import csv
@@ -12,6 +13,8 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO
 
 from django.db import connection, transaction
@@ -123,7 +126,7 @@ def iter_csv(
         completed = True
     finally:
         if record is not None:
-            ExportRecord.objects.filter(pk=record.pk).update(row_count=written, completed=completed)
+            finish_record(record, rows=written, completed=completed)
 
 
 def export_rows(queryset: QuerySet) -> Iterator[tuple]:
@@ -153,6 +156,10 @@ def start_record(
         petition=petition,
         filters=filters or {},
     )
+
+
+def finish_record(record: ExportRecord, *, rows: int, completed: bool = True) -> None:
+    ExportRecord.objects.filter(pk=record.pk).update(row_count=rows, completed=completed)
 
 
 def write_csv(rows: Iterable[tuple], stream: IO[str], record: ExportRecord) -> int:
@@ -188,34 +195,38 @@ def _add_text(archive: zipfile.ZipFile, name: str, chunks: Iterable[str]) -> str
     return hashing.sha256.hexdigest()
 
 
-def _snapshot() -> None:
-    """Make every read in this transaction see the same moment. PostgreSQL needs it said as
-    the transaction's first statement; SQLite's transactions see one moment already. Inside an
-    outer transaction (tests) the outer one decides."""
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        raise RuntimeError("call inside the atomic block that it opens")
-    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """A transaction in which every read sees the same moment. PostgreSQL needs it said as the
+    transaction's first statement; SQLite's transactions see one moment already. Inside a
+    transaction already open (a caller's, or the tests') that one decides."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
-def build_hand_in(petition: Petition, *, user=None) -> tuple[IO[bytes], str]:
-    """Write the hand-in ZIP for a petition to a temporary file and freeze its count.
+@dataclass(frozen=True)
+class HandInPackage:
+    file: IO[bytes]  # a temporary file, at its start; whoever sends it closes it
+    filename: str
+    total: int  # the confirmed signatures in it
+
+
+def write_hand_in(petition: Petition, *, frozen_at: dt.datetime) -> HandInPackage:
+    """Write the hand-in ZIP for a petition to a temporary file.
 
     The signatures CSV (names of signers who opted out left out), a per-country summary, a
     printable summary and a manifest with the SHA-256 of each file all come from one
-    database snapshot; the count in them is stored on the petition with its moment.
+    database snapshot (the caller's, when it opened one). Freezing the count is the
+    caller's: see services.hand_in.
     """
-    frozen_at = timezone.now()
-    record = start_record(
-        kind=ExportRecord.Kind.HAND_IN,
-        user=user,
-        petition=petition,
-        filters={"petition": petition.slug},
-    )
     package = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it
-    with transaction.atomic():
-        _snapshot()
+    with snapshot():
         signatures = Signature.objects.confirmed().filter(petition=petition)
         by_country = list(
             signatures.values("country").annotate(total=Count("id")).order_by("-total", "country")
@@ -250,12 +261,10 @@ def build_hand_in(petition: Petition, *, user=None) -> tuple[IO[bytes], str]:
             }
             archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
             archive.writestr("SHA256SUMS", "".join(f"{h}  {n}\n" for n, h in hashes.items()))
-        Petition.objects.filter(pk=petition.pk).update(
-            handed_in_count=total, handed_in_at=frozen_at
-        )
-    ExportRecord.objects.filter(pk=record.pk).update(row_count=total, completed=True)
     package.seek(0)
-    return package, f"{petition.slug}-hand-in-{frozen_at:%Y-%m-%d}.zip"
+    return HandInPackage(
+        file=package, filename=f"{petition.slug}-hand-in-{frozen_at:%Y-%m-%d}.zip", total=total
+    )
 
 
 def _pairs(by_country: list[dict]) -> Iterator[tuple[str, int]]:

@@ -1,5 +1,5 @@
-"""Write paths for signatures. Each that changes the count keeps the tally exact inside its own
-transaction."""
+"""Write paths for signatures and petitions, and what a signer's link can do. Each that changes
+the count keeps the tally exact inside its own transaction."""
 
 import datetime as dt
 import enum
@@ -10,8 +10,14 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from petitions import emails
-from petitions.models import Petition, Signature, SignatureTally
+from petitions import emails, exports
+from petitions.models import (
+    ExportRecord,
+    Petition,
+    Signature,
+    SignatureQuerySet,
+    SignatureTally,
+)
 
 
 def _count_changed(petition: Petition) -> None:
@@ -29,6 +35,23 @@ class Outcome(enum.Enum):
     CONFIRMED = "confirmed"
     ALREADY_CONFIRMED = "already_confirmed"
     NOT_FOUND = "not_found"
+
+
+class ConfirmationState(enum.Enum):
+    """What a confirmation link can do with its signature."""
+
+    PENDING = "pending"  # it can confirm it
+    ALREADY_CONFIRMED = "already_confirmed"
+    NOT_FOUND = "not_found"  # not this petition's, withdrawn, erased or fraudulent
+    CLOSED = "closed"  # pending, but the petition takes no signatures now
+
+
+class WithdrawalState(enum.Enum):
+    """What a withdrawal link can do with its signature."""
+
+    DELETE = "delete"  # take it out of the count and delete it
+    ERASE = "erase"  # the count is frozen (closed): erase the details, keep it counted
+    NOT_FOUND = "not_found"  # not this petition's, withdrawn or erased already
 
 
 def _request_email(signature_id: int, *, force: bool = False) -> bool:
@@ -104,21 +127,44 @@ def sign_petition(
     return signature_id
 
 
+def _signatures_of(petition: Petition | None) -> SignatureQuerySet:
+    """Where a link looks for its signature: a link opened on a petition's page names both."""
+    signatures = Signature.objects.all()
+    return signatures if petition is None else signatures.filter(petition=petition)
+
+
+def _signature_of_link(signature_id: int, petition: Petition | None) -> Signature | None:
+    return _signatures_of(petition).select_related("petition").filter(pk=signature_id).first()
+
+
+def _confirmation_state(signature: Signature | None) -> ConfirmationState:
+    if signature is None or signature.erased_at:
+        return ConfirmationState.NOT_FOUND
+    if signature.status == Signature.Status.CONFIRMED:
+        return ConfirmationState.ALREADY_CONFIRMED
+    if signature.status != Signature.Status.PENDING:
+        return ConfirmationState.NOT_FOUND
+    if not signature.petition.is_open:
+        return ConfirmationState.CLOSED
+    return ConfirmationState.PENDING
+
+
+def confirmation_state(*, signature_id: int, petition: Petition | None = None) -> ConfirmationState:
+    """What confirming this signature would do, changing nothing (a link opened, not used)."""
+    return _confirmation_state(_signature_of_link(signature_id, petition))
+
+
 def confirm_signature(*, signature_id: int, petition: Petition | None = None) -> Outcome:
     """Count a pending signature (of this petition, when given: a link names both)."""
-    signatures = Signature.objects.select_related("petition").filter(pk=signature_id)
-    if petition is not None:
-        signatures = signatures.filter(petition=petition)
+    signature = _signature_of_link(signature_id, petition)
+    state = _confirmation_state(signature)
+    if state is ConfirmationState.CLOSED:
+        raise PetitionClosed
+    if state is ConfirmationState.NOT_FOUND:
+        return Outcome.NOT_FOUND
+    if state is ConfirmationState.ALREADY_CONFIRMED:
+        return Outcome.ALREADY_CONFIRMED
     with transaction.atomic():
-        signature = signatures.first()
-        if signature is None or signature.erased_at:
-            return Outcome.NOT_FOUND
-        if signature.status == Signature.Status.CONFIRMED:
-            return Outcome.ALREADY_CONFIRMED
-        if signature.status != Signature.Status.PENDING:
-            return Outcome.NOT_FOUND
-        if not signature.petition.is_open:
-            raise PetitionClosed
         # Conditional update: of two confirmations racing, exactly one changes the row.
         changed = Signature.objects.filter(pk=signature_id, status=Signature.Status.PENDING).update(
             status=Signature.Status.CONFIRMED, confirmed_at=timezone.now()
@@ -148,23 +194,39 @@ def erase_personal_data(signature: Signature) -> None:
     Signature.objects.filter(pk=signature.pk).update(**_erased())
 
 
-def withdraw_signature(*, signature_id: int) -> bool:
-    """Delete the signer's personal data and take the signature out of the count.
+def _withdrawal_state(signature: Signature | None) -> WithdrawalState:
+    if signature is None or signature.erased_at:
+        return WithdrawalState.NOT_FOUND
+    if signature.status == Signature.Status.CONFIRMED and not signature.petition.is_open:
+        return WithdrawalState.ERASE
+    return WithdrawalState.DELETE
+
+
+def withdrawal_state(*, signature_id: int, petition: Petition | None = None) -> WithdrawalState:
+    """What withdrawing this signature would do, changing nothing (a link opened, not used)."""
+    return _withdrawal_state(_signature_of_link(signature_id, petition))
+
+
+def withdraw_signature(*, signature_id: int, petition: Petition | None = None) -> bool:
+    """Delete the signer's personal data and take the signature out of the count; False when
+    there is nothing to withdraw.
 
     Once the petition has closed its count is frozen: the personal data is erased all the
     same, and the anonymous signature stays in the count.
     """
     with transaction.atomic():
-        signature = Signature.objects.lock_unerased(signature_id)
-        if signature is None:
+        signature = _signatures_of(petition).lock_unerased(signature_id)
+        state = _withdrawal_state(signature)
+        if state is WithdrawalState.NOT_FOUND:
             return False
-        petition = signature.petition
-        if signature.status == Signature.Status.CONFIRMED and not petition.is_open:
+        if state is WithdrawalState.ERASE:
             erase_personal_data(signature)
             return True
         if signature.status == Signature.Status.CONFIRMED:
-            SignatureTally.add(petition_id=petition.pk, country=signature.country, delta=-1)
-            _count_changed(petition)
+            SignatureTally.add(
+                petition_id=signature.petition_id, country=signature.country, delta=-1
+            )
+            _count_changed(signature.petition)
         signature.delete()
     return True
 
@@ -217,6 +279,25 @@ def recount_signatures(petition: Petition) -> Recount:
         after = sum(row["total"] for row in counts)
         _count_changed(petition)
     return Recount(petition=petition, before=before, after=after)
+
+
+def hand_in(*, petition: Petition, user=None) -> exports.HandInPackage:
+    """Write the package handed to governments and freeze the petition's count at the figure
+    in it, with its moment: both in one database snapshot, so they cannot differ."""
+    frozen_at = timezone.now()
+    record = exports.start_record(
+        kind=ExportRecord.Kind.HAND_IN,
+        user=user,
+        petition=petition,
+        filters={"petition": petition.slug},
+    )
+    with exports.snapshot():
+        package = exports.write_hand_in(petition, frozen_at=frozen_at)
+        Petition.objects.filter(pk=petition.pk).update(
+            handed_in_count=package.total, handed_in_at=frozen_at
+        )
+    exports.finish_record(record, rows=package.total)
+    return package
 
 
 # Moderation and data protection ----------------------------------------------------------

@@ -7,10 +7,11 @@ from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from campaign.lib import ratelimit
+from campaign.lib.http import can_preview, too_many_requests
 from campaign.lib.pagecache import CSRF_SLOT, TimedCache, public_page
 from petitions import services
 from petitions.forms import TIMESTAMP_SLOT, NewLinkForm, SignatureForm, form_timestamp
-from petitions.models import Petition, Signature
+from petitions.models import Petition
 from petitions.tokens import LinkState, read_confirm_token, read_withdraw_token
 
 # Published petitions by slug, per worker, for PAGE_CACHE_SECONDS: signing at a campaign's
@@ -20,12 +21,12 @@ _published = TimedCache()
 
 
 def _petition_or_404(request: HttpRequest, slug: str) -> Petition:
-    """Published petitions for everyone; unpublished ones for staff to preview."""
+    """Published petitions for everyone; unpublished ones for staff who may view them."""
     petition = _published.get(slug)
     if petition is not None:
         return petition
     petition = get_object_or_404(Petition, slug=slug)
-    if not petition.is_published and not (request.user.is_active and request.user.is_staff):
+    if not petition.is_published and not can_preview(request, Petition):
         raise Http404("No published petition has this address.")
     if petition.is_published:
         _published.set(slug, petition)
@@ -50,12 +51,6 @@ def _render_petition(
         {"petition": petition, "form": form, "stats": petition.stats(), **context},
         status=status,
     )
-
-
-def _too_many_requests(request: HttpRequest, wait: int) -> HttpResponse:
-    response = render(request, "429.html", {"retry_after": wait}, status=429)
-    response["Retry-After"] = str(wait)
-    return response
 
 
 # Filled per visitor on a page otherwise kept for everyone: the CSRF token (with its cookie)
@@ -87,7 +82,7 @@ def sign(request: HttpRequest, slug: str) -> HttpResponse:
         return _render_petition(request, petition, form, status=403)
     wait = ratelimit.limit(request, "sign", settings.RATE_LIMIT_SIGN)
     if wait:
-        return _too_many_requests(request, wait)
+        return too_many_requests(request, wait)
     if form.looks_automated():
         # Bots see exactly what people see, and nothing is saved.
         return redirect("petitions:check_inbox", slug=petition.slug)
@@ -125,6 +120,10 @@ def _link_problem(
     )
 
 
+def _closed(request: HttpRequest, petition: Petition) -> HttpResponse:
+    return render(request, "petitions/closed.html", {"petition": petition}, status=403)
+
+
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, slug: str) -> HttpResponse:
@@ -138,23 +137,19 @@ def confirm(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             outcome = services.confirm_signature(signature_id=signature_id, petition=petition)
         except services.PetitionClosed:
-            return render(request, "petitions/closed.html", {"petition": petition}, status=403)
+            return _closed(request, petition)
         if outcome is services.Outcome.NOT_FOUND:
             return _link_problem(request, petition, LinkState.INVALID)
         # Confirmed now, or already by the first click of a double click: the same page.
         return redirect("petitions:thanks", slug=petition.slug)
-    signature = Signature.objects.filter(pk=signature_id, petition=petition).first()
-    if signature is None or signature.erased_at:
+    confirmation = services.confirmation_state(signature_id=signature_id, petition=petition)
+    if confirmation is services.ConfirmationState.NOT_FOUND:
         return _link_problem(request, petition, LinkState.INVALID)
-    if signature.status == Signature.Status.CONFIRMED:
+    if confirmation is services.ConfirmationState.CLOSED:
+        return _closed(request, petition)
+    if confirmation is services.ConfirmationState.ALREADY_CONFIRMED:
         return render(request, "petitions/already_confirmed.html", {"petition": petition})
-    if signature.status != Signature.Status.PENDING:
-        return _link_problem(request, petition, LinkState.INVALID)
-    return render(
-        request,
-        "petitions/confirm.html",
-        {"petition": petition, "token": token, "signature": signature},
-    )
+    return render(request, "petitions/confirm.html", {"petition": petition, "token": token})
 
 
 @require_POST
@@ -164,7 +159,7 @@ def new_link(request: HttpRequest, slug: str) -> HttpResponse:
     petition = _petition_or_404(request, slug)
     wait = ratelimit.limit(request, "links", settings.RATE_LIMIT_LINKS)
     if wait:
-        return _too_many_requests(request, wait)
+        return too_many_requests(request, wait)
     state, signature_id = read_confirm_token(request.POST.get("t", ""))
     if signature_id and state in (LinkState.VALID, LinkState.EXPIRED):
         services.request_new_link(petition=petition, signature_id=signature_id)
@@ -191,6 +186,12 @@ def thanks(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _nothing_to_withdraw(request: HttpRequest, petition: Petition) -> HttpResponse:
+    return render(
+        request, "petitions/withdrawn.html", {"petition": petition, "done": False}, status=404
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
@@ -198,19 +199,16 @@ def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
     petition = _petition_or_404(request, slug)
     token = _token(request)
     state, signature_id = read_withdraw_token(token)
-    signature = None
-    if state is LinkState.VALID:
-        signature = Signature.objects.filter(
-            pk=signature_id, petition=petition, erased_at__isnull=True
-        ).first()
-    if signature is None:
-        return render(
-            request, "petitions/withdrawn.html", {"petition": petition, "done": False}, status=404
-        )
-    if request.method != "POST":
-        return render(request, "petitions/withdraw.html", {"petition": petition, "token": token})
-    services.withdraw_signature(signature_id=signature.pk)
-    return render(request, "petitions/withdrawn.html", {"petition": petition, "done": True})
+    if state is not LinkState.VALID:
+        return _nothing_to_withdraw(request, petition)
+    if request.method == "POST":
+        if not services.withdraw_signature(signature_id=signature_id, petition=petition):
+            return _nothing_to_withdraw(request, petition)
+        return render(request, "petitions/withdrawn.html", {"petition": petition, "done": True})
+    withdrawal = services.withdrawal_state(signature_id=signature_id, petition=petition)
+    if withdrawal is services.WithdrawalState.NOT_FOUND:
+        return _nothing_to_withdraw(request, petition)
+    return render(request, "petitions/withdraw.html", {"petition": petition, "token": token})
 
 
 @require_safe

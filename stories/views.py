@@ -2,6 +2,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from campaign.lib.http import can_preview
 from campaign.lib.pagecache import public_page
 from stories.models import Milestone, Story
 
@@ -21,9 +22,9 @@ def story_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 @public_page
 def story_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    # Staff may preview a story before it is published; everyone else gets a 404.
+    # Staff who may view stories preview one before it is published; everyone else gets a 404.
     story = get_object_or_404(Story, slug=slug)
-    if not story.is_live and not (request.user.is_active and request.user.is_staff):
+    if not story.is_live and not can_preview(request, Story):
         raise Http404("No published story has this address.")
     previous, following = story.neighbours()
     return render(

@@ -6,7 +6,9 @@ from django.core import mail, signing
 from django.urls import reverse
 from django.utils import timezone
 
+from petitions import services
 from petitions.models import Signature
+from petitions.services import ConfirmationState as State
 from petitions.tokens import CONFIRM_SALT, confirm_token
 
 pytestmark = pytest.mark.django_db
@@ -113,13 +115,17 @@ def test_it_sends_a_new_link_to_a_typed_address_only_if_it_has_signed(
     assert [m.to for m in mail.outbox] == [["known@example.org"]]
 
 
-def test_it_refuses_to_confirm_once_the_petition_has_closed(client, petition, make_signature):
+@pytest.mark.parametrize("method", ["post", "get"])  # the button, and the link opened
+def test_it_refuses_to_confirm_once_the_petition_has_closed(
+    client, petition, make_signature, method
+):
     signature = make_signature(petition)
     petition.closes_at = timezone.now() - dt.timedelta(seconds=1)
     petition.save()
-    response = client.post(confirm_url(petition), {"t": confirm_token(signature.pk)})
+    response = getattr(client, method)(confirm_url(petition), {"t": confirm_token(signature.pk)})
     assert response.status_code == 403
     assert "This petition is closed" in response.content.decode()
+    assert "Confirm my signature" not in response.content.decode()
     assert petition.confirmed_count == 0
     signature.refresh_from_db()
     assert signature.status == Signature.Status.PENDING
@@ -147,3 +153,26 @@ def test_it_thanks_the_signer_with_the_count_and_share_links(client, petition, m
     assert 'data-copy-target="share-url-thanks"' in html
     assert '<meta property="og:title" content="Protect defenders">' in html
     assert "I have signed. Join me" in html
+
+
+def test_it_decides_what_a_link_can_do_in_one_place(petition, make_petition, make_signature):
+    """The page a link opens (GET) and the button (POST) read the same state."""
+    state = services.confirmation_state
+    pending = make_signature(petition)
+    confirmed = make_signature(petition, confirmed=True)
+    fraudulent = make_signature(petition, status=Signature.Status.FRAUDULENT)
+    erased = make_signature(petition, confirmed=True)
+    services.erase_personal_data(erased)
+    other = make_petition()
+    assert state(signature_id=pending.pk, petition=petition) is State.PENDING
+    assert state(signature_id=confirmed.pk, petition=petition) is State.ALREADY_CONFIRMED
+    for signature in (fraudulent, erased):
+        assert state(signature_id=signature.pk, petition=petition) is State.NOT_FOUND
+    assert state(signature_id=pending.pk, petition=other) is State.NOT_FOUND
+    assert state(signature_id=0) is State.NOT_FOUND
+    petition.closes_at = timezone.now() - dt.timedelta(seconds=1)
+    petition.save()
+    assert state(signature_id=pending.pk, petition=petition) is State.CLOSED
+    with pytest.raises(services.PetitionClosed):
+        services.confirm_signature(signature_id=pending.pk, petition=petition)
+    assert state(signature_id=confirmed.pk) is State.ALREADY_CONFIRMED

@@ -1,8 +1,5 @@
 import csv
-import hashlib
 import io
-import json
-import zipfile
 from io import StringIO
 
 import pytest
@@ -11,7 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from petitions.exports import neutralise
-from petitions.models import ExportRecord, Petition, Signature
+from petitions.models import ExportRecord, Signature
 from petitions.services import mark_fraudulent
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +100,30 @@ def test_it_includes_unconfirmed_signatures_only_when_asked_and_never_fraudulent
     assert sorted(r["email"] for r in everything) == sorted([confirmed.email, pending.email])
 
 
+def test_it_applies_the_list_filters_together_with_include_all(
+    exporter, petition, make_petition, make_signature
+):
+    confirmed = make_signature(petition, confirmed=True, country="NL")
+    pending = make_signature(petition, country="NL")
+    make_signature(petition, country="BE")  # another country
+    make_signature(make_petition(), country="NL")  # another petition
+    params = {"petition__id__exact": petition.pk, "country__exact": "NL", "include": "all"}
+    rows = read_csv(exporter.get(reverse(EXPORT_URL), params))
+    assert sorted(r["email"] for r in rows) == sorted([confirmed.email, pending.email])
+    assert ExportRecord.objects.get().filters == {
+        "petition__id__exact": [str(petition.pk)],
+        "country__exact": ["NL"],
+        "include": True,
+    }
+
+
+def test_it_sends_a_filter_the_list_refuses_back_to_the_list(exporter, petition):
+    response = exporter.get(reverse(EXPORT_URL), {"no_such_field": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:petitions_signature_changelist") + "?e=1"
+    assert ExportRecord.objects.count() == 0
+
+
 def test_it_leaves_out_the_names_of_signers_who_asked(exporter, petition, make_signature):
     make_signature(petition, confirmed=True, hide_name=True, email="quiet@example.org")
     [row] = read_csv(exporter.get(reverse(EXPORT_URL)))
@@ -179,54 +200,3 @@ def test_it_exports_from_the_command_line(petition, make_signature, tmp_path):
     call_command("export_signatures", petition.slug, "--all", "--output", str(target))
     assert "two@example.org" in target.read_text(encoding="utf-8")
     assert ExportRecord.objects.filter(kind="command").count() == 2
-
-
-def test_it_hands_in_a_package_whose_manifest_matches_its_files(
-    client, django_user_model, petition, make_signature
-):
-    user = django_user_model.objects.create_user("lead", password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name="Signature exporters"))
-    client.force_login(user)
-    make_signature(petition, confirmed=True, country="NL", first_name="Named")
-    make_signature(petition, confirmed=True, country="NL", first_name="Hidden", hide_name=True)
-    make_signature(petition, confirmed=True, country="BE")
-    make_signature(petition, country="BE")  # pending: not handed in
-    response = client.post(
-        reverse("admin:petitions_petition_changelist"),
-        {"action": "hand_in", "_selected_action": [petition.pk]},
-    )
-    assert response.status_code == 200
-    assert response["Content-Disposition"].startswith(
-        'attachment; filename="protect-defenders-hand-in-'
-    )
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
-    manifest = json.loads(archive.read("manifest.json"))
-    assert manifest["confirmed_signatures"] == 3
-    assert set(manifest["files"]) == {"signatures.csv", "countries.csv", "summary.html"}
-    for name, entry in manifest["files"].items():
-        assert hashlib.sha256(archive.read(name)).hexdigest() == entry["sha256"]
-    signatures = archive.read("signatures.csv").decode("utf-8")
-    assert "Named" in signatures and "Hidden" not in signatures
-    assert "@" not in signatures  # no email addresses are handed to governments
-    countries = archive.read("countries.csv").decode("utf-8")
-    assert "NL,Netherlands,2" in countries and "BE,Belgium,1" in countries
-    summary = archive.read("summary.html").decode("utf-8")
-    assert "Protect defenders" in summary and "<strong>3</strong> confirmed signatures" in summary
-    petition.refresh_from_db()
-    assert petition.handed_in_count == 3
-    assert petition.handed_in_at is not None
-    assert ExportRecord.objects.get(kind="hand-in").row_count == 3
-
-
-def test_it_offers_the_hand_in_only_to_staff_who_may_export(moderator, petition):
-    response = moderator.post(
-        reverse("admin:petitions_petition_changelist"),
-        {"action": "hand_in", "_selected_action": [petition.pk]},
-    )
-    # The action is not offered to them: the list comes back, no package is made.
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/html")
-    assert response.context["action_form"] is None  # no petition actions for them at all
-    petition.refresh_from_db()
-    assert petition.handed_in_count is None
-    assert Petition.objects.get().handed_in_at is None

@@ -85,15 +85,22 @@ def test_it_says_when_a_petition_opens(client, make_petition):
 
 
 def test_it_hides_unpublished_petitions_from_the_public_but_not_from_staff(
-    staff_client, make_petition
+    client_in_group, make_petition
 ):
     hidden = make_petition(is_published=False)
     assert page(Client(), hidden).status_code == 404
-    preview = page(staff_client, hidden)
+    preview = page(client_in_group("Campaign staff"), hidden)  # they may view petitions
     assert preview.status_code == 200
     html = preview.content.decode()
     assert "Preview: this petition is not published" in html
     assert 'name="email"' not in html
+
+
+def test_it_hides_unpublished_petitions_from_staff_who_may_not_view_petitions(
+    staff_client, make_petition
+):
+    hidden = make_petition(is_published=False)
+    assert page(staff_client, hidden).status_code == 404
 
 
 def test_it_shows_the_count_and_a_call_to_action_on_the_home_and_story_pages(

@@ -5,7 +5,7 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
-from petitions.tokens import confirm_token
+from petitions.tokens import confirm_token, withdraw_token
 
 pytestmark = pytest.mark.django_db
 
@@ -63,8 +63,26 @@ def test_sign_post_sending_at_once(client, campaign, sign_data, django_assert_nu
 def test_confirm_post(client, campaign, make_signature, django_assert_num_queries):
     signature = make_signature(campaign)
     url = reverse("petitions:confirm", kwargs={"slug": campaign.slug})
-    # Petition; in the transaction (a savepoint here, as tests run inside one): the signature,
+    # Petition, the signature; in the transaction (a savepoint here, as tests run inside one):
     # conditional UPDATE, tally shard UPDATE.
     with django_assert_num_queries(6):
         response = client.post(url, {"t": confirm_token(signature.pk)})
     assert response.status_code == 302
+
+
+def test_confirm_get(client, campaign, make_signature, django_assert_num_queries):
+    signature = make_signature(campaign)
+    url = reverse("petitions:confirm", kwargs={"slug": campaign.slug})
+    with django_assert_num_queries(2):  # the petition, the signature
+        response = client.get(url, {"t": confirm_token(signature.pk)})
+    assert response.status_code == 200
+
+
+def test_withdraw_post(client, campaign, django_assert_num_queries):
+    signature = campaign.signatures.confirmed().first()
+    url = reverse("petitions:withdraw", kwargs={"slug": campaign.slug})
+    # Petition; in the transaction (a savepoint here): the signature locked, tally shard
+    # UPDATE, DELETE.
+    with django_assert_num_queries(6):
+        response = client.post(url, {"t": withdraw_token(signature.pk)})
+    assert response.status_code == 200

@@ -4,7 +4,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from petitions import services
 from petitions.models import Signature
+from petitions.services import WithdrawalState as State
 from petitions.tokens import confirm_token, withdraw_token
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +69,35 @@ def test_it_says_when_there_is_nothing_to_withdraw(client, petition, make_signat
     confirm_link = client.post(withdraw_url(petition), {"t": confirm_token(signature.pk)})
     assert confirm_link.status_code == 404
     assert petition.confirmed_count == 0
+
+
+def test_it_finds_nothing_to_withdraw_through_another_petitions_page(
+    client, petition, make_petition, make_signature
+):
+    signature = make_signature(petition, confirmed=True)
+    other = make_petition()
+    token = withdraw_token(signature.pk)
+    assert client.get(withdraw_url(other), {"t": token}).status_code == 404
+    assert client.post(withdraw_url(other), {"t": token}).status_code == 404
+    assert Signature.objects.filter(pk=signature.pk, erased_at__isnull=True).exists()
+    assert petition.confirmed_count == 1
+
+
+def test_it_decides_what_a_withdrawal_link_can_do_in_one_place(
+    petition, make_petition, make_signature
+):
+    """The page a link opens (GET) and the button (POST) read the same state."""
+    state = services.withdrawal_state
+    pending = make_signature(petition)
+    confirmed = make_signature(petition, confirmed=True)
+    erased = make_signature(petition, confirmed=True)
+    services.erase_personal_data(erased)
+    assert state(signature_id=pending.pk, petition=petition) is State.DELETE
+    assert state(signature_id=confirmed.pk, petition=petition) is State.DELETE
+    assert state(signature_id=erased.pk, petition=petition) is State.NOT_FOUND
+    assert state(signature_id=confirmed.pk, petition=make_petition()) is State.NOT_FOUND
+    petition.closes_at = timezone.now() - dt.timedelta(seconds=1)
+    petition.save()
+    assert state(signature_id=confirmed.pk, petition=petition) is State.ERASE
+    assert state(signature_id=pending.pk, petition=petition) is State.DELETE
+    assert not services.withdraw_signature(signature_id=erased.pk, petition=petition)

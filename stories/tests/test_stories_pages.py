@@ -93,13 +93,21 @@ def test_it_answers_404_for_a_story_scheduled_in_the_future(client, make_story):
     assert client.get(scheduled.get_absolute_url()).status_code == 404
 
 
-def test_it_lets_staff_preview_an_unpublished_story(staff_client, make_story):
+def test_it_lets_staff_preview_an_unpublished_story(client_in_group, make_story):
     hidden = make_story(is_published=False)
-    response = staff_client.get(hidden.get_absolute_url())
+    response = client_in_group("Campaign staff").get(hidden.get_absolute_url())  # may view
     assert response.status_code == 200
     html = response.content.decode()
     assert "Preview: this story is not published" in html
     assert '<meta name="robots" content="noindex">' in html
+
+
+def test_it_answers_404_to_staff_who_may_not_view_stories(client_in_group, make_story):
+    hidden = make_story(is_published=False)
+    scheduled = make_story(published_at=timezone.now() + dt.timedelta(days=1))
+    exporter = client_in_group("Signature exporters")  # staff, with no story permissions
+    assert exporter.get(hidden.get_absolute_url()).status_code == 404
+    assert exporter.get(scheduled.get_absolute_url()).status_code == 404
 
 
 def test_it_answers_404_for_an_unknown_story(client, db):
