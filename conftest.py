@@ -88,16 +88,34 @@ def make_story(db):
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_user(
-        "staff", "staff@example.org", "a long test password", is_staff=True
-    )
-    client.force_login(user)
-    return client
+def sign_in_staff(client):
+    """Sign a user in to the admin as they would: password and second factor (an authenticator
+    app is set up for them). Returns the client."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def sign_in(user, on=None):
+        on = on or client
+        device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+        on.force_login(user)
+        session = on.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return on
+
+    return sign_in
 
 
 @pytest.fixture
-def client_in_group(client, django_user_model):
+def staff_client(sign_in_staff, django_user_model):
+    user = django_user_model.objects.create_user(
+        "staff", "staff@example.org", "a long test password", is_staff=True
+    )
+    return sign_in_staff(user)
+
+
+@pytest.fixture
+def client_in_group(sign_in_staff, django_user_model):
     """The test client signed in as a staff member of one of the staff groups."""
 
     def sign_in(group: str, username: str = "member"):
@@ -105,19 +123,17 @@ def client_in_group(client, django_user_model):
 
         user = django_user_model.objects.create_user(username, password="x", is_staff=True)
         user.groups.add(Group.objects.get(name=group))
-        client.force_login(user)
-        return client
+        return sign_in_staff(user)
 
     return sign_in
 
 
 @pytest.fixture
-def superuser_client(client, django_user_model):
+def superuser_client(sign_in_staff, django_user_model):
     user = django_user_model.objects.create_superuser(
         "admin", "admin@example.org", "a long test password"
     )
-    client.force_login(user)
-    return client
+    return sign_in_staff(user)
 
 
 @pytest.fixture(autouse=True)

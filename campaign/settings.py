@@ -80,6 +80,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.forms",
     "django_countries",
+    # Staff sign in with a second factor: an authenticator app (TOTP) and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "campaign",
     "stories",
     "petitions",
@@ -98,6 +102,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "campaign.lib.middleware.DatabaseUnavailableMiddleware",
@@ -297,6 +302,8 @@ EMAIL_RETRY_SECONDS = env.int("EMAIL_RETRY_SECONDS", default=60)
 
 # Campaign
 CAMPAIGN_NAME = "#BringHumanRightsHome"
+# The name authenticator apps show beside a staff member's account.
+OTP_TOTP_ISSUER = "BringHumanRightsHome"
 
 # Petitions
 # Confirmation links expire; withdrawal links do not.

@@ -177,14 +177,15 @@ def test_it_shows_the_export_buttons_with_the_current_filters(exporter, petition
     assert f'href="{reverse(EXPORT_URL)}?country__exact=NL&amp;include=all"' in html
 
 
-def test_it_shows_export_records_to_superusers_only(superuser_client, petition, django_user_model):
+def test_it_shows_export_records_to_superusers_only(
+    superuser_client, sign_in_staff, petition, django_user_model
+):
     ExportRecord.objects.create(kind="admin", username="someone", petition=petition, row_count=3)
     url = reverse("admin:petitions_exportrecord_changelist")
     assert superuser_client.get(url).status_code == 200
     staff = django_user_model.objects.create_user("nosy", password="x", is_staff=True)
     staff.groups.add(Group.objects.get(name="Signature exporters"))
-    superuser_client.force_login(staff)
-    assert superuser_client.get(url).status_code == 403
+    assert sign_in_staff(staff, on=superuser_client).get(url).status_code == 403
 
 
 def test_it_exports_from_the_command_line(petition, make_signature, tmp_path):

@@ -24,11 +24,11 @@ def moderator(client_in_group):
 
 
 def test_it_hands_in_a_package_whose_manifest_matches_its_files(
-    client, django_user_model, petition, make_signature
+    sign_in_staff, django_user_model, petition, make_signature
 ):
     user = django_user_model.objects.create_user("lead", password="x", is_staff=True)
     user.groups.add(Group.objects.get(name="Signature exporters"))
-    client.force_login(user)
+    client = sign_in_staff(user)
     make_signature(petition, confirmed=True, country="NL", first_name="Named")
     make_signature(petition, confirmed=True, country="NL", first_name="Hidden", hide_name=True)
     make_signature(petition, confirmed=True, country="BE")
