@@ -55,7 +55,7 @@ def pytest_terminal_summary(terminalreporter):
 def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SITE_URL = "https://campaign.example"
-    # Pages are served fresh in tests; test_page_cache.py switches the cache on.
+    # Pages are served fresh in tests; campaign/lib/tests/test_pagecache.py switches the cache on.
     settings.PAGE_CACHE_SECONDS = 0
     translation.activate("en")
     yield

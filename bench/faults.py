@@ -95,7 +95,7 @@ class Sink:
         self.messages: list[tuple[str, str]] = []  # (recipient, Message-ID)
         self.controller: Controller | None = None
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=policy.default)
@@ -456,9 +456,12 @@ class Suite:
             "stopped Redis, signed from 24 clients for 6 s on both instances, read pages, "
             "started Redis again"
         )
-        log_lines = lambda: sum(  # noqa: E731
-            site.log_path.read_text().count("Rate limits are off") for site in self.sites
-        )
+
+        def log_lines() -> int:
+            return sum(
+                site.log_path.read_text().count("Rate limits are off") for site in self.sites
+            )
+
         before = log_lines()
         subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True)
         figures, _signings = self.signed(self.signing(seconds=6, signers=24, prefix="f4"), "f4")

@@ -131,7 +131,7 @@ def stored_check(db: Database, when: str, acknowledged: int) -> Check:
                        stored=db.signatures(), acknowledged=acknowledged)  # fmt: skip
 
 
-def main() -> None:  # noqa: C901 - a script that reads top to bottom
+def main() -> None:
     parser = argparse.ArgumentParser(description="Run the campaign-peak benchmark.")
     parser.add_argument("--seconds", type=int, default=10, help="per scenario and concurrency")
     parser.add_argument("--skip-export", action="store_true", help="leave out the 1M export")

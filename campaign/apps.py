@@ -3,16 +3,30 @@ from django.contrib.admin import apps as admin_apps
 
 
 class CampaignConfig(AppConfig):
+    """The project itself: it wires the apps together, so that they depend on each other one
+    way only (stories shows the petition through petitions' template tag; petitions imports
+    nothing from stories)."""
+
     name = "campaign"
     verbose_name = "Campaign"
     default = True
 
     def ready(self) -> None:
-        from campaign import admin_site  # noqa: F401 - connects the failed-login counter
+        from campaign import (  # noqa: F401 - registers the project's deploy checks
+            admin_site,  # connects the failed-login counter
+            checks,
+        )
+        from petitions import reports
+        from stories.models import Story
+
+        # The petitions' staff report names the stories signers came from.
+        reports.register_story_headlines(
+            lambda: dict(Story.objects.values_list("slug", "headline"))
+        )
 
 
 class CampaignAdminConfig(admin_apps.AdminConfig):
-    """The admin with the campaign's site: sign-in attempts limited."""
+    """The admin with the campaign's site: a second factor, and sign-in attempts limited."""
 
     default = False
     default_site = "campaign.admin_site.CampaignAdminSite"

@@ -1,4 +1,3 @@
-import copy
 import re
 import time
 import unicodedata
@@ -26,12 +25,10 @@ class CountryChoiceField(LazyTypedChoiceField):
     its (unchanging) choices between form instances instead of deep-copying them for each."""
 
     def __deepcopy__(self, memo):
-        result = copy.copy(self)
-        memo[id(self)] = result
-        result.widget = copy.deepcopy(self.widget, memo)
-        result.error_messages = self.error_messages.copy()
-        result.validators = self.validators[:]
-        return result
+        # Django internals: forms deep-copy their base_fields for each instance, and
+        # ChoiceField.__deepcopy__ only adds a deep copy of `_choices` to Field's; skipping to
+        # Field's own keeps everything else it copies (widget, messages, validators).
+        return forms.Field.__deepcopy__(self, memo)
 
     def valid_value(self, value) -> bool:
         return bool(value) and countries.alpha2(value) == str(value).upper() == str(value)
@@ -53,6 +50,7 @@ class CountrySelect(forms.Select):
 
     def render(self, name, value, attrs=None, renderer=None) -> str:
         attrs = self.build_attrs(self.attrs, attrs)
+        # flatatt: not in Django's documentation, but what its own widgets render attrs with.
         return format_html(
             "<select{}>{}</select>",
             flatatt({"name": name, **attrs}),

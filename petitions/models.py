@@ -1,20 +1,24 @@
 import contextlib
+import logging
 import random
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections, models, router
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import CountryField
 
+from campaign.lib.fields import content_language_field
 from campaign.lib.markdown import render_markdown
+
+logger = logging.getLogger(__name__)
 
 # Countries with fewer confirmed signatures are grouped in the public breakdown, so that no
 # single signer can be singled out by their country.
@@ -69,13 +73,12 @@ class Petition(models.Model):
     addressees = models.CharField(
         _("addressed to"), max_length=200, help_text=_("Whom the petition calls on.")
     )
-    language = models.CharField(
-        _("language of the text"),
-        max_length=10,
-        default="en",
-        help_text=_("The language the petition is written in, so that it is read correctly "
-                    "on pages in other languages."),
-    )  # fmt: skip
+    language = content_language_field(
+        _(
+            "The language the petition is written in, so that it is read correctly on pages in "
+            "other languages."
+        )
+    )
     goal = models.PositiveIntegerField(_("signature goal"))
     opens_at = models.DateTimeField(_("opens"), default=timezone.now)
     closes_at = models.DateTimeField(_("closes"))
@@ -123,11 +126,11 @@ class Petition(models.Model):
 
     @cached_property
     def intro_html(self) -> SafeString:
-        return mark_safe(render_markdown(self.intro))  # noqa: S308 - sanitised by nh3
+        return render_markdown(self.intro)
 
     @cached_property
     def demands_html(self) -> SafeString:
-        return mark_safe(render_markdown(self.demands))  # noqa: S308 - sanitised by nh3
+        return render_markdown(self.demands)
 
     # Counting -------------------------------------------------------------------------------
 
@@ -181,8 +184,9 @@ class SignatureQuerySet(models.QuerySet):
         and cannot return the id; hence this small piece of SQL, built from the model's fields.
         """
         connection = connections[router.db_for_write(self.model)]
+        # Not in Django's documented API: connection.ops.quote_name and _meta.pk.
         meta, quote = self.model._meta, connection.ops.quote_name
-        fields = [field for field in meta.concrete_fields if not field.primary_key]
+        fields = [field for field in meta.get_fields() if field.concrete and not field.primary_key]
         values = [
             field.get_db_prep_save(field.pre_save(signature, add=True), connection)
             for field in fields
@@ -210,18 +214,24 @@ class SignatureQuerySet(models.QuerySet):
         )
 
 
-class Signature(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", _("waiting for confirmation")
-        CONFIRMED = "confirmed", _("confirmed")
-        FRAUDULENT = "fraudulent", _("fraudulent")
+# Module-level so that the models' Meta constraints can name them.
+class SignatureStatus(models.TextChoices):
+    PENDING = "pending", _("waiting for confirmation")
+    CONFIRMED = "confirmed", _("confirmed")
+    FRAUDULENT = "fraudulent", _("fraudulent")
 
-    class Source(models.TextChoices):
-        HOME = "home", _("home page")
-        STORIES = "stories", _("stories page")
-        STORY = "story", _("a story")
-        PETITION = "petition", _("petition page")
-        OTHER = "other", _("elsewhere")
+
+class SignatureSource(models.TextChoices):
+    HOME = "home", _("home page")
+    STORIES = "stories", _("stories page")
+    STORY = "story", _("a story")
+    PETITION = "petition", _("petition page")
+    OTHER = "other", _("elsewhere")
+
+
+class Signature(models.Model):
+    Status = SignatureStatus
+    Source = SignatureSource
 
     petition = models.ForeignKey(
         Petition, on_delete=models.PROTECT, related_name="signatures", verbose_name=_("petition")
@@ -277,6 +287,12 @@ class Signature(models.Model):
             models.CheckConstraint(
                 condition=Q(erased_at__isnull=False) | Q(email__isnull=False),
                 name="signature_email_unless_erased",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SignatureStatus.values), name="signature_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=SignatureSource.values), name="signature_source_valid"
             ),
         ]
         indexes = [
@@ -347,6 +363,7 @@ class SignatureTally(models.Model):
             models.UniqueConstraint(
                 fields=["petition", "country", "shard"], name="tally_unique_shard"
             ),
+            models.CheckConstraint(condition=Q(count__gte=0), name="tally_count_not_negative"),
         ]
 
     def __str__(self) -> str:
@@ -354,7 +371,11 @@ class SignatureTally(models.Model):
 
     @classmethod
     def add(cls, *, petition_id: int, country: str, delta: int) -> None:
-        """Add delta to one shard; call inside the transaction that changes the signature."""
+        """Add delta to one shard (a negative one only to a shard that has enough); call inside
+        the transaction that changes the signature."""
+        if delta < 0:
+            cls._take(petition_id=petition_id, country=country, amount=-delta)
+            return
         shard = random.randrange(cls.SHARDS)
         matching = cls.objects.filter(petition_id=petition_id, country=country, shard=shard)
         if matching.update(count=F("count") + delta):
@@ -368,14 +389,48 @@ class SignatureTally(models.Model):
         )
         matching.update(count=F("count") + delta)
 
+    @classmethod
+    def _take(cls, *, petition_id: int, country: str, amount: int) -> None:
+        """Take amount from one shard that holds at least that much: a random one if it does,
+        else the fullest. No shard may go below zero, and an UPDATE that would break the
+        constraint is never sent (PostgreSQL would log it).
+
+        Each UPDATE re-checks `count >= amount` on the row it changes, after waiting for any
+        transaction that holds its lock, so two withdrawals can never both take a shard's last
+        signature; the one that finds it gone tries the next fullest.
+        """
+        rows = cls.objects.filter(petition_id=petition_id, country=country)
+        enough = rows.filter(count__gte=amount)
+        take = {"count": F("count") - amount}
+        if enough.filter(shard=random.randrange(cls.SHARDS)).update(**take):
+            return
+        while True:
+            fullest = enough.order_by("-count", "shard").values("pk")[:1]
+            if enough.filter(pk=Subquery(fullest)).update(**take):
+                return
+            if not enough.exists():
+                break
+        # The tally is already short of this signature, so it is wrong anyway: leave it rather
+        # than fail the withdrawal or the moderation; recount_signatures repairs it.
+        logger.warning(
+            "Signature tally of petition %s (%s) has fewer than %s to take; run "
+            "manage.py recount_signatures",
+            petition_id,
+            country,
+            amount,
+        )
+
+
+class ExportKind(models.TextChoices):
+    ADMIN_CSV = "admin", _("CSV from the admin")
+    COMMAND_CSV = "command", _("CSV from the command line")
+    HAND_IN = "hand-in", _("hand-in package")
+
 
 class ExportRecord(models.Model):
     """Who took signers' data out of the site, when, how much and with which filters."""
 
-    class Kind(models.TextChoices):
-        ADMIN_CSV = "admin", _("CSV from the admin")
-        COMMAND_CSV = "command", _("CSV from the command line")
-        HAND_IN = "hand-in", _("hand-in package")
+    Kind = ExportKind
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     user = models.ForeignKey(
@@ -405,6 +460,11 @@ class ExportRecord(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("export record")
         verbose_name_plural = _("export records")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ExportKind.values), name="export_kind_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.username} · {self.created_at:%Y-%m-%d %H:%M}"

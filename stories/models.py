@@ -6,10 +6,11 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
+from campaign.lib.fields import content_language_field
 from campaign.lib.markdown import render_markdown
 from stories.validators import validate_portrait_extension, validate_portrait_file
 
@@ -57,13 +58,12 @@ class Story(models.Model):
             "## for subheadings. HTML is not allowed and is shown as text."
         ),
     )
-    language = models.CharField(
-        _("language of the text"),
-        max_length=10,
-        default="en",
-        help_text=_("The language the story is written in, so browsers and screen readers "
-                    "read it correctly on pages in other languages."),
-    )  # fmt: skip
+    language = content_language_field(
+        _(
+            "The language the story is written in, so browsers and screen readers read it "
+            "correctly on pages in other languages."
+        )
+    )
     portrait = models.ImageField(
         _("portrait"),
         upload_to=portrait_upload_to,
@@ -133,7 +133,7 @@ class Story(models.Model):
 
     @cached_property
     def body_html(self) -> SafeString:
-        return mark_safe(render_markdown(self.body))  # noqa: S308 - sanitised by nh3
+        return render_markdown(self.body)
 
     def neighbours(self) -> tuple["Story | None", "Story | None"]:
         """The published stories before and after this one, in reading order."""
@@ -145,11 +145,15 @@ class Story(models.Model):
         return previous, following
 
 
+# Module-level so that Milestone's Meta constraints can name it.
+class MilestonePrecision(models.TextChoices):
+    DAY = "day", _("day")
+    MONTH = "month", _("month")
+    YEAR = "year", _("year")
+
+
 class Milestone(models.Model):
-    class Precision(models.TextChoices):
-        DAY = "day", _("day")
-        MONTH = "month", _("month")
-        YEAR = "year", _("year")
+    Precision = MilestonePrecision
 
     key = models.SlugField(
         _("key"), max_length=80, unique=True, help_text=_("A stable name for this milestone.")
@@ -171,13 +175,19 @@ class Milestone(models.Model):
         ordering = ["date", "id"]
         verbose_name = _("milestone")
         verbose_name_plural = _("milestones")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(precision__in=MilestonePrecision.values),
+                name="milestone_precision_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
     @cached_property
     def description_html(self) -> SafeString:
-        return mark_safe(render_markdown(self.description))  # noqa: S308 - sanitised by nh3
+        return render_markdown(self.description)
 
     @property
     def date_format(self) -> str:

@@ -113,6 +113,9 @@ class PublicPageCacheMiddleware:
         self.get_response = get_response
         self.pages = TimedCache()
         # Django's CSRF middleware, used only to set the cookie for a filled-in cached form.
+        # Relies on how it works inside, which Django does not document: process_request reads
+        # the visitor's cookie into request.META, get_token (a slot) marks it to be sent, and
+        # process_response sets it. test_pagecache.py signs through a cached page to prove it.
         self.csrf = CsrfViewMiddleware(get_response)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

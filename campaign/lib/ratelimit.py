@@ -87,6 +87,9 @@ def _increment_redis(backend: RedisCache, keys: list[tuple[str, int]]) -> list[i
     """INCR and EXPIRE every window's counter in one round trip."""
     # Django's RedisCache builds a new client object on every call (the connection pool is
     # shared); keep one per backend instance (they are per thread), which costs nothing.
+    # Private API: Django's cache API has no pipeline or raw client, so this reaches for
+    # RedisCache._cache (its RedisCacheClient) and its get_client(); a Django upgrade may
+    # change them (the Redis tests in test_ratelimit.py would show it).
     client = getattr(backend, "_ratelimit_client", None)
     if client is None:
         client = backend._cache.get_client(write=True)

@@ -59,6 +59,45 @@ def test_it_adds_to_a_shard_another_confirmation_created_first(petition):
     assert SignatureTally.objects.get(petition=petition, country="NL", shard=3).count == 6
 
 
+def shards(petition, country: str = "NL") -> dict[int, int]:
+    rows = SignatureTally.objects.filter(petition=petition, country=country)
+    return dict(rows.values_list("shard", "count"))
+
+
+def test_it_never_takes_a_withdrawn_signature_below_zero(petition, make_signature):
+    """The random shard is empty while another holds the signatures: the one taken is taken
+    from there (before, the empty shard went to -1)."""
+    with mock.patch("petitions.models.random.randrange", return_value=2):
+        signatures = [make_signature(petition, confirmed=True) for _ in range(2)]
+    SignatureTally.objects.create(petition=petition, country="NL", shard=5, count=0)
+    with (
+        mock.patch("petitions.models.random.randrange", return_value=5),
+        failing_statements() as failed,
+    ):
+        assert withdraw_signature(signature_id=signatures[0].pk)
+    assert failed == []
+    assert shards(petition) == {2: 1, 5: 0}
+    assert petition.confirmed_count == real_count(petition) == 1
+
+
+def test_it_takes_from_the_random_shard_when_it_has_enough(petition):
+    """Withdrawals spread over the shards like confirmations, so they seldom wait for one row."""
+    SignatureTally.objects.create(petition=petition, country="NL", shard=1, count=1)
+    SignatureTally.objects.create(petition=petition, country="NL", shard=4, count=3)
+    with mock.patch("petitions.models.random.randrange", return_value=1):
+        SignatureTally.add(petition_id=petition.pk, country="NL", delta=-1)
+    assert shards(petition) == {1: 0, 4: 3}
+
+
+def test_it_leaves_a_tally_that_is_already_short_and_says_so(petition, caplog):
+    SignatureTally.objects.create(petition=petition, country="NL", shard=0, count=0)
+    with failing_statements() as failed:
+        SignatureTally.add(petition_id=petition.pk, country="NL", delta=-1)
+    assert failed == []
+    assert shards(petition) == {0: 0}
+    assert "recount_signatures" in caplog.text
+
+
 def test_it_reads_the_count_without_counting_signatures(client, petition, make_signature):
     for _ in range(3):
         make_signature(petition, confirmed=True)

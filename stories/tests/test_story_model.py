@@ -1,12 +1,13 @@
 import io
+from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from PIL import Image
 
-from stories.models import Story
+from stories.models import Milestone, Story
 from stories.validators import validate_portrait_file
 
 pytestmark = pytest.mark.django_db
@@ -92,3 +93,11 @@ def test_it_orders_stories_by_display_order(make_story):
     b = make_story(sort_order=20)
     a = make_story(sort_order=10)
     assert list(Story.objects.published()) == [a, b]
+
+
+def test_it_refuses_a_milestone_date_precision_that_is_not_a_choice():
+    fields = {"key": "founded", "date": date(2020, 5, 1), "title": "Founded", "description": "."}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Milestone.objects.create(precision="week", **fields)
+    milestone = Milestone.objects.create(precision=Milestone.Precision.MONTH, **fields)
+    assert milestone.iso_date == "2020-05"
