@@ -270,6 +270,7 @@ def production_env(*, db_url: str, cache_url: str, secret: str) -> dict:
         "DEBUG": "False",
         "SECRET_KEY": secret,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SITE_URL": "http://127.0.0.1",
         "HTTPS": "False",
         "DATABASE_URL": db_url,
         "CACHE_URL": cache_url,

@@ -46,27 +46,64 @@ def parse_rates(text: str) -> list[Rate]:
     return rates
 
 
+_proxy_warning_given = False
+
+
+def _warn_proxy_setting(message: str) -> None:
+    """Say once per process that TRUSTED_PROXY_COUNT does not match the requests: a wrong value
+    either lumps every client together or lets clients choose their own address."""
+    global _proxy_warning_given
+    if not _proxy_warning_given:
+        _proxy_warning_given = True
+        logger.warning("%s (see TRUSTED_PROXY_COUNT in the README's deploy steps)", message)
+
+
 def client_address(request: HttpRequest) -> str:
     """The client's address: the socket's, or the one the trusted proxies saw."""
     address = request.META.get("REMOTE_ADDR", "")
     hops = settings.TRUSTED_PROXY_COUNT
-    if hops:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= hops:
-            address = forwarded[-hops]
-    return address
+    header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not hops:
+        if header:
+            _warn_proxy_setting(
+                "Requests carry X-Forwarded-For but TRUSTED_PROXY_COUNT is 0: behind a proxy, "
+                "every client shares the proxy's rate limit"
+            )
+        return address
+    forwarded = [a for a in (part.strip() for part in header.split(",")) if a]
+    if len(forwarded) < hops:
+        _warn_proxy_setting(
+            f"TRUSTED_PROXY_COUNT is {hops} but a request came through fewer proxies: its "
+            "socket address is used"
+        )
+        return address
+    return forwarded[-hops]
+
+
+def normalise_address(value: str) -> str:
+    """One client, one string: no port ('203.0.113.5:443', '[2001:db8::1]:443'), no IPv6 zone,
+    an IPv4 address seen as IPv6-mapped ('::ffff:203.0.113.5') is that IPv4 address, and IPv6
+    is grouped by its /64 network, which one household or phone usually holds whole. Whatever
+    does not parse as an address is kept as it is (it is only ever hashed)."""
+    text = value.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # an IPv4 address with a port
+        text = text.split(":", 1)[0]
+    text = text.split("%", 1)[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return value.strip()
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.version == 6:
+        return f"{ipaddress.ip_network(f'{ip}/64', strict=False).network_address}/64"
+    return str(ip)
 
 
 def client_key(request: HttpRequest) -> str:
-    address = client_address(request)
-    try:
-        ip = ipaddress.ip_address(address)
-        if ip.version == 6:
-            address = str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
-    except ValueError:
-        pass
-    return hash_value(address)
+    return hash_value(normalise_address(client_address(request)))
 
 
 def _warn_cache_down(exc: Exception) -> None:
