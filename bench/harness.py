@@ -240,10 +240,14 @@ def signing_command(bases: list[str], slug: str, *, signers: int, seconds: float
 
 
 def confirm_tokens(env: dict, ids: list[int], target: Path) -> None:
-    """Confirmation links as the emails carry them, signed with the site's SECRET_KEY."""
+    """Confirmation links as the emails carry them (signed public ids), for these rows, in
+    this order, signed with the site's SECRET_KEY."""
     code = (
-        "import sys; from petitions.tokens import confirm_token; "
-        "sys.stdout.write('\\n'.join(confirm_token(int(i)) for i in sys.stdin.read().split()))"
+        "import sys; from petitions.models import Signature; "
+        "from petitions.tokens import confirm_token; "
+        "ids = [int(i) for i in sys.stdin.read().split()]; "
+        "public = dict(Signature.objects.filter(pk__in=ids).values_list('pk', 'public_id')); "
+        "sys.stdout.write('\\n'.join(confirm_token(public[i]) for i in ids))"
     )
     tokens = subprocess.run(
         [PYTHON, "manage.py", "shell", "-c", code],

@@ -308,8 +308,10 @@ OTP_TOTP_ISSUER = "BringHumanRightsHome"
 # Petitions
 # Confirmation links expire; withdrawal links do not.
 SIGNATURE_CONFIRM_MAX_AGE = env.int("SIGNATURE_CONFIRM_MAX_AGE", default=7 * 24 * 3600)
-# Seconds a form must have been on screen before it is submitted; faster ones are bots.
+# Seconds a form must have been on screen before it is sent; faster ones are shown again.
 SIGNATURE_MIN_FORM_SECONDS = env.float("SIGNATURE_MIN_FORM_SECONDS", default=2.0)
+# Seconds a shown form stays good for sending; older ones are shown again to send once more.
+SIGNATURE_FORM_MAX_AGE = env.int("SIGNATURE_FORM_MAX_AGE", default=24 * 3600)
 # A signer asking for emails again gets at most one every this many seconds.
 SIGNATURE_EMAIL_INTERVAL = env.int("SIGNATURE_EMAIL_INTERVAL", default=60)
 # Rate limits per client address ("count/period", s, m, h or d): a burst and a sustained limit.
@@ -329,3 +331,14 @@ COUNTRY_HEADER = env.str("COUNTRY_HEADER", default="")
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=0 if DEBUG else 5)
 # How long the public count may be served from the cache (it is also cleared on each change).
 PETITION_STATS_CACHE_SECONDS = env.int("PETITION_STATS_CACHE_SECONDS", default=5)
+# The public breakdown by country is a snapshot taken at most once per this many seconds, its
+# figures rounded down to a multiple of BREAKDOWN_ROUNDING, naming only countries with at least
+# BREAKDOWN_MIN_COUNT signatures: so that nobody watching it can single out one signer (why
+# these defaults: petitions.models, above public_figures; the privacy page states them).
+BREAKDOWN_SNAPSHOT_SECONDS = env.int("BREAKDOWN_SNAPSHOT_SECONDS", default=6 * 3600)
+BREAKDOWN_ROUNDING = env.int("BREAKDOWN_ROUNDING", default=10)
+BREAKDOWN_MIN_COUNT = env.int("BREAKDOWN_MIN_COUNT", default=50)
+if min(BREAKDOWN_SNAPSHOT_SECONDS, BREAKDOWN_ROUNDING, BREAKDOWN_MIN_COUNT) < 1:
+    raise ImproperlyConfigured(
+        "BREAKDOWN_SNAPSHOT_SECONDS, BREAKDOWN_ROUNDING and BREAKDOWN_MIN_COUNT must be at least 1."
+    )

@@ -1,7 +1,13 @@
 import copy
+import json
 
+from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin import helpers
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.admin.options import IncorrectLookupParameters, get_content_type_for_model
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -9,23 +15,99 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_countries import countries
 
 from petitions import exports, services
-from petitions.models import ExportRecord, Petition, Signature, SignatureTally
+from petitions.access import (
+    can_erase,
+    can_export,
+    can_see_personal_data,
+    can_see_signatures,
+    is_email_search,
+    record_look,
+    search_signatures,
+    signature_label,
+)
+from petitions.models import (
+    ExportRecord,
+    PersonalDataAccess,
+    Petition,
+    Signature,
+    SignatureTally,
+)
 from petitions.reports import petition_report
 
-EXPORT_PERMISSION = "petitions.export_signatures"
+
+def _context(response: HttpResponse) -> dict:
+    """The context of an admin page about to be rendered; empty for redirects and errors."""
+    return getattr(response, "context_data", None) or {}
 
 
-def can_export(request: HttpRequest) -> bool:
-    return request.user.has_perm(EXPORT_PERMISSION)
+class DeclaredFiltersChangeList(ChangeList):
+    def get_filters(self, request):
+        specs, has_filters, remaining, may_have_duplicates, has_active = super().get_filters(
+            request
+        )
+        # What the declared filters did not take, except the range the date hierarchy made
+        # from its own year, month and day.
+        hierarchy = self.date_hierarchy
+        if hierarchy and f"{hierarchy}__year" in self.filter_params:
+            undeclared = set(remaining) - {f"{hierarchy}__gte", f"{hierarchy}__lt"}
+        else:
+            undeclared = set(remaining)
+        if undeclared:
+            # (Without the names: they are typed by whoever sent the URL.)
+            raise DisallowedModelAdminLookup("Filtering by undeclared parameters not allowed")
+        return specs, has_filters, remaining, may_have_duplicates, has_active
+
+
+class DeclaredFiltersOnly:
+    """The list's URL takes the declared filters, the date hierarchy, search, ordering and
+    pages, and nothing else (a 400 otherwise). Django would filter by any lookup on the model's
+    own fields typed into it, ?email__startswith=a among them, a hundred rows at a time.
+
+    lookup_allowed turns away what no declared filter reads, as Django asks before filtering;
+    the list then turns away whatever the declared filters did not take (petition__ passes
+    the first test, petition__signatures__email the second does not)."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        prefixes = [self.date_hierarchy] if self.date_hierarchy else []
+        for item in self.get_list_filter(request):
+            if isinstance(item, type) and issubclass(item, admin.SimpleListFilter):
+                if lookup == item.parameter_name:
+                    return True
+            else:
+                prefixes.append(item[0] if isinstance(item, list | tuple) else item)
+        return any(lookup.startswith(f"{prefix}__") for prefix in prefixes)
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return DeclaredFiltersChangeList
+
+
+class AuditRecordAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+    """Records of who took or saw signers' data: superusers see them, and nobody changes them."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(Petition)
-class PetitionAdmin(admin.ModelAdmin):
+class PetitionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = [
         "title",
         "state",
@@ -35,10 +117,14 @@ class PetitionAdmin(admin.ModelAdmin):
         "closes_at",
         "handed_in_count",
     ]
+    # What is counted from the signatures, for staff who may see them (not editors).
+    counts = ["confirmed", "pending", "handed_in_count"]
     list_filter = ["is_published"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["handed_in_count", "handed_in_at", "created_at", "updated_at"]
+    # Set by whoever may create petitions; editors change a petition's text only.
+    setup_fields = ["slug", "is_published", "opens_at", "closes_at", "goal"]
     actions = ["hand_in"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "addressees", "language"]}),
@@ -51,22 +137,34 @@ class PetitionAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest):
+        queryset = super().get_queryset(request)
+        if not can_see_signatures(request.user):
+            return queryset
         tally = (
             SignatureTally.objects.filter(petition=OuterRef("pk"))
             .values("petition")
             .annotate(total=Sum("count"))
             .values("total")
         )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                confirmed_total=Coalesce(Subquery(tally, output_field=IntegerField()), 0),
-                pending_total=Count(
-                    "signatures", filter=Q(signatures__status=Signature.Status.PENDING)
-                ),
-            )
+        return queryset.annotate(
+            confirmed_total=Coalesce(Subquery(tally, output_field=IntegerField()), 0),
+            pending_total=Count(
+                "signatures", filter=Q(signatures__status=Signature.Status.PENDING)
+            ),
         )
+
+    def get_list_display(self, request: HttpRequest):
+        if can_see_signatures(request.user):
+            return self.list_display
+        return [column for column in self.list_display if column not in self.counts]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if self.has_add_permission(request):
+            return self.readonly_fields
+        return [*self.setup_fields, *self.readonly_fields]
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj=None):
+        return self.prepopulated_fields if self.has_add_permission(request) else {}
 
     @admin.display(description=_("state"))
     def state(self, petition: Petition) -> str:
@@ -86,19 +184,19 @@ class PetitionAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         petition = self.get_object(request, object_id)
-        if petition is not None:
+        if petition is not None and can_see_signatures(request.user):
             extra_context = {**(extra_context or {}), "report": petition_report(petition)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
-        if not can_export(request):
+        if not can_export(request.user):
             actions.pop("hand_in", None)
         return actions
 
     @admin.action(description=_("Hand in: download the signatures package and freeze the count"))
     def hand_in(self, request: HttpRequest, queryset) -> HttpResponse | None:
-        if not can_export(request):
+        if not can_export(request.user):
             raise PermissionDenied
         if queryset.count() != 1:
             self.message_user(request, _("Choose exactly one petition to hand in."), messages.ERROR)
@@ -135,9 +233,12 @@ class ConsentFilter(admin.SimpleListFilter):
 
 
 @admin.register(Signature)
-class SignatureAdmin(admin.ModelAdmin):
+class SignatureAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+    """Signatures by number for all staff; signers' names and addresses only for staff who may
+    see personal data (petitions.access), each look recorded (PersonalDataAccess)."""
+
     list_display = [
-        "__str__",
+        "reference",
         "country",
         "status",
         "confirmed_at",
@@ -154,27 +255,149 @@ class SignatureAdmin(admin.ModelAdmin):
         "hide_name",
         ("confirmed_at", admin.DateFieldListFilter),
     ]
-    search_fields = ["first_name", "last_name", "email"]
+    # Shows the search box; get_search_results decides what a search finds.
+    search_fields = ["id"]
     date_hierarchy = "created_at"
     list_per_page = 100
     show_full_result_count = False
     actions = ["mark_fraudulent", "erase", "resend_confirmation"]
-    readonly_fields = [
+    # Everything is read-only: signatures change through the actions only.
+    fields = [
         "petition", "first_name", "last_name", "email", "country", "wants_updates",
         "hide_name", "source", "source_story", "language", "status", "created_at",
         "confirmed_at", "erased_at",
     ]  # fmt: skip
+    personal_fields = ["first_name", "last_name", "email"]
+
+    def get_list_display(self, request: HttpRequest):
+        if can_see_personal_data(request.user):
+            return ["reference", "signer_name", *self.list_display[1:]]
+        return self.list_display
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if can_see_personal_data(request.user):
+            return self.fields
+        return [field for field in self.fields if field not in self.personal_fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self.get_fields(request, obj)
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        return search_signatures(queryset, search_term, user=request.user), False
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        changelist.search_help_text = (
+            _("Search by signature number, or by a complete email address.")
+            if can_see_personal_data(request.user)
+            else _("Search by signature number.")
+        )
+        return changelist
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # The actions change signatures; a signature's own page only shows it.
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Signatures leave through withdrawal, erasure or the purge, never a bare delete.
         return False
 
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return can_erase(request.user)
+
+    @admin.display(description=_("signature"), ordering="id")
+    def reference(self, signature: Signature) -> str:
+        return signature_label(signature)
+
+    @admin.display(description=_("name"))
+    def signer_name(self, signature: Signature) -> str:
+        return f"{signature.first_name} {signature.last_name}".strip()
+
     @admin.display(description=_("signed from"), ordering="source")
     def source_label(self, signature: Signature) -> str:
         return signature.source_label
+
+    def action_checkbox(self, signature: Signature) -> str:
+        # Django labels the checkbox with str(signature): the signer's name.
+        label = format_html(_("Select this object for an action - {}"), signature_label(signature))
+        checkbox = forms.CheckboxInput({"class": "action-select", "aria-label": label})
+        return checkbox.render(helpers.ACTION_CHECKBOX_NAME, str(signature.pk))
+
+    # The pages ------------------------------------------------------------------------------
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_export": can_export(request.user)}
+        response = super().changelist_view(request, extra_context)
+        changelist = _context(response).get("cl")
+        if changelist is not None and can_see_personal_data(request.user):
+            # The rows shown, read here once; the page reuses them.
+            shown = [signature.pk for signature in changelist.result_list]
+            if is_email_search(changelist.query):
+                # Also when nothing is found: that answers whether someone signed.
+                record_look(
+                    user=request.user, kind=PersonalDataAccess.Kind.SEARCH, signature_ids=shown
+                )
+            elif shown:
+                record_look(
+                    user=request.user, kind=PersonalDataAccess.Kind.LIST, signature_ids=shown
+                )
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        context = _context(response)
+        signature = context.get("original")
+        if signature is not None:
+            context["subtitle"] = context["signature_label"] = signature_label(signature)
+            if can_see_personal_data(request.user):
+                record_look(
+                    user=request.user,
+                    kind=PersonalDataAccess.Kind.DETAIL,
+                    signature_ids=[signature.pk],
+                )
+        return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        context = _context(response)
+        signature = context.get("object")
+        if signature is not None:
+            context["signature_label"] = signature_label(signature)
+            context["title"] = _("Change history: %s") % context["signature_label"]
+        return response
+
+    # The admin's log ("recent actions", shown to all staff) -----------------------------------
+    # Django names the object in it by str(signature), the signer's name; here by its number.
+
+    def _log(self, request: HttpRequest, signatures, action_flag: int, message="") -> list:
+        content_type = get_content_type_for_model(Signature)
+        if isinstance(message, list):
+            message = json.dumps(message)
+        return LogEntry.objects.bulk_create(
+            LogEntry(
+                user_id=request.user.pk,
+                content_type_id=content_type.pk,
+                object_id=str(signature.pk),
+                object_repr=signature_label(signature),
+                action_flag=action_flag,
+                change_message=message,
+            )
+            for signature in signatures
+        )
+
+    def log_addition(self, request: HttpRequest, obj, message):
+        return self._log(request, [obj], ADDITION, message)[0]
+
+    def log_change(self, request: HttpRequest, obj, message):
+        return self._log(request, [obj], CHANGE, message)[0]
+
+    def log_deletions(self, request: HttpRequest, queryset):
+        return self._log(request, queryset, DELETION)
+
+    # The actions ----------------------------------------------------------------------------
 
     @admin.action(
         description=_("Mark as fraudulent (out of the count and exports)"), permissions=["change"]
@@ -191,7 +414,7 @@ class SignatureAdmin(admin.ModelAdmin):
             % {"n": changed},
         )
 
-    @admin.action(description=_("Erase personal data"), permissions=["change"])
+    @admin.action(description=_("Erase personal data"), permissions=["erase"])
     def erase(self, request: HttpRequest, queryset) -> None:
         erased = services.erase_signatures(queryset)
         self.message_user(
@@ -224,14 +447,10 @@ class SignatureAdmin(admin.ModelAdmin):
         )
         return [export, *super().get_urls()]
 
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_export": can_export(request)}
-        return super().changelist_view(request, extra_context)
-
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """Every signature matching the list's filters and search, not just the page shown;
         confirmed only unless include=all. Fraudulent signatures never leave."""
-        if not (can_export(request) and self.has_view_permission(request)):
+        if not (can_export(request.user) and self.has_view_permission(request)):
             raise PermissionDenied
         # The list's own filters and search, read by a ChangeList from a copy of the request
         # whose query string leaves out the export's own parameter (the list would refuse it).
@@ -239,15 +458,15 @@ class SignatureAdmin(admin.ModelAdmin):
         include_pending = filters.pop("include", [""])[0] == "all"
         list_request = copy.copy(request)
         list_request.GET = filters
+        petition_id = filters.get("petition__id__exact")
         try:
             changelist = self.get_changelist_instance(list_request)
-        except IncorrectLookupParameters:
+            petition = Petition.objects.filter(pk=int(petition_id)).first() if petition_id else None
+        except (IncorrectLookupParameters, ValueError):
             return redirect(reverse("admin:petitions_signature_changelist") + "?e=1")
         queryset = exports.signatures_for_export(
             changelist.get_queryset(list_request), include_pending=include_pending
         )
-        petition_id = filters.get("petition__id__exact")
-        petition = Petition.objects.filter(pk=petition_id).first() if petition_id else None
         record = exports.start_record(
             kind=ExportRecord.Kind.ADMIN_CSV,
             user=request.user,
@@ -264,8 +483,8 @@ class SignatureAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExportRecord)
-class ExportRecordAdmin(admin.ModelAdmin):
-    """Who exported what: visible to superusers only, and nobody can change it."""
+class ExportRecordAdmin(AuditRecordAdmin):
+    """Who exported what."""
 
     list_display = ["created_at", "kind", "username", "petition", "row_count", "completed"]
     list_filter = ["kind", "completed", "petition"]
@@ -276,17 +495,17 @@ class ExportRecordAdmin(admin.ModelAdmin):
         "created_at",
     ]  # fmt: skip
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
 
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(AuditRecordAdmin):
+    """Who saw signers' names or email addresses, how, and whose (by signature number)."""
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    list_display = ["created_at", "kind", "username", "signatures"]
+    list_filter = ["kind"]
+    search_fields = ["=username"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["kind", "user", "username", "signature_ids", "created_at"]
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    @admin.display(description=_("signatures"))
+    def signatures(self, access: PersonalDataAccess) -> int:
+        return len(access.signature_ids)

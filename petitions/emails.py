@@ -8,9 +8,14 @@ LOCKED, sends, and marks it sent in that same short transaction:
 - several workers never take the same email;
 - a worker killed mid-send rolls back, the row stays due, and another worker (or the same one,
   restarted) sends it: nothing is lost and nothing stays stuck as "running";
-- a failed send is retried with doubling delays, from a minute to about a day, then given up
-  and logged;
+- a failed send is retried with doubling delays, from a minute to about a day;
+- one bad message never stops the others: a message that cannot be built, that the mail
+  server refuses for good (a 5xx reply), or that failed every attempt is set aside (no longer
+  due, `email_set_aside_at` and `email_problem` say when and why) and the next one goes out;
 - a second signing while an email is due asks for no second one.
+
+The problem recorded and logged is the exception's type and the SMTP codes, never the server's
+text: it often repeats the address.
 
 An email can still go out twice only if a worker dies after the mail server accepted it and
 before its transaction commits: a window of milliseconds, inherent to any email queue.
@@ -18,6 +23,7 @@ before its transaction commits: a window of milliseconds, inherent to any email 
 
 import datetime as dt
 import logging
+import re
 import smtplib
 import time
 from urllib.parse import urlsplit
@@ -25,10 +31,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import DatabaseError, close_old_connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 
 from petitions.models import Signature
 from petitions.tokens import confirm_token, withdraw_token
@@ -36,6 +43,15 @@ from petitions.tokens import confirm_token, withdraw_token
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+# An enhanced status code (RFC 3463) in the server's reply, such as 5.1.1: the only part of its
+# text that is kept.
+_ENHANCED_STATUS = re.compile(rb"\b[245]\.\d{1,3}\.\d{1,3}\b")
+# Refusals of the connection or the session, not of one message: waited out, never set aside.
+_SESSION_ERRORS = (
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+)
 
 
 def _absolute(viewname: str, slug: str, token: str) -> str:
@@ -44,24 +60,32 @@ def _absolute(viewname: str, slug: str, token: str) -> str:
 
 def message_id(signature: Signature) -> str:
     """The same for every delivery of one requested email: should a send be repeated (a
-    worker killed after the mail server took the message), mail programs show it once."""
+    worker killed after the mail server took the message), mail programs show it once.
+
+    A keyed hash of the signature and the request: a recipient (or anyone their mail passes)
+    learns neither the signature's number nor how many signed before them."""
     requested = int(signature.email_requested_at.timestamp() * 1_000_000)
+    digest = salted_hmac(
+        "petitions.emails.message_id", f"{signature.pk}:{requested}", algorithm="sha256"
+    ).hexdigest()
     domain = urlsplit(settings.SITE_URL).hostname or "localhost"
-    return f"<signature-{signature.pk}-{requested}@{domain}>"
+    return f"<{digest[:32]}@{domain}>"
 
 
 def build_signature_email(signature: Signature, connection=None) -> EmailMessage:
-    """The email for this signer's current state: confirm, or already counted."""
+    """The email for this signer's current state: confirm, or already counted.
+
+    Nothing the signer typed goes into it (the templates are not even given the signature):
+    a "first name" can be a sentence with a link, which would read as the campaign's own."""
     petition = signature.petition
     with translation.override(signature.language):
         context = {
-            "signature": signature,
             "petition": petition,
             "confirm_url": _absolute(
-                "petitions:confirm", petition.slug, confirm_token(signature.pk)
+                "petitions:confirm", petition.slug, confirm_token(signature.public_id)
             ),
             "withdraw_url": _absolute(
-                "petitions:withdraw", petition.slug, withdraw_token(signature.pk)
+                "petitions:withdraw", petition.slug, withdraw_token(signature.public_id)
             ),
             "confirm_days": settings.SIGNATURE_CONFIRM_MAX_AGE // 86400,
             "SITE_URL": settings.SITE_URL,
@@ -86,13 +110,24 @@ def due_emails():
 
 
 def send_one(signature_id: int | None = None, connection=None) -> str | None:
-    """Send the next due email (or this signature's, if due); return what happened, or None
-    when nothing is due. `connection`: an open mail connection to reuse (the worker's)."""
+    """Send the next due email (or this signature's, if due); return what happened ("sent",
+    "retry later", "set aside", "given up", "dropped"), or None when nothing is due.
+    `connection`: a mail connection to reuse (the worker's). Raises only DatabaseError."""
     with transaction.atomic():
         due = due_emails().select_for_update(skip_locked=True, of=("self",))
         if signature_id is not None:
             due = due.filter(pk=signature_id)
-        signature = due.select_related("petition").order_by("email_requested_at").first()
+        due = due.order_by("email_requested_at")
+        try:
+            signature = due.select_related("petition").first()
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            # A row that cannot even be read: set it aside by its id, or it would block the rest.
+            broken = due.values_list("pk", flat=True).first()
+            if broken is None:
+                raise
+            return _set_aside(broken, exc)
         if signature is None:
             return None
         if signature.erased_at or signature.status == Signature.Status.FRAUDULENT:
@@ -100,30 +135,91 @@ def send_one(signature_id: int | None = None, connection=None) -> str | None:
             return "dropped"
         try:
             build_signature_email(signature, connection).send()
+        except DatabaseError:
+            raise  # not this message's fault: the worker waits for the database
         except (smtplib.SMTPException, OSError) as exc:
+            if _refused_for_good(exc):
+                return _set_aside(signature.pk, exc)
             return _failed(signature, exc)
+        except Exception as exc:
+            # It cannot be built (a template error, an address the mail library cannot encode),
+            # or something unforeseen: it must not stop the messages after it.
+            return _set_aside(signature.pk, exc)
         Signature.objects.filter(pk=signature.pk).update(
-            email_due=False, email_sent_at=timezone.now(), email_attempts=0, email_retry_at=None
+            email_due=False,
+            email_sent_at=timezone.now(),
+            email_attempts=0,
+            email_retry_at=None,
+            email_set_aside_at=None,
+            email_problem="",
         )
         return "sent"
 
 
+def _smtp_replies(exc: Exception) -> list[tuple[int, bytes]]:
+    """The (code, text) of each refusal the server gave, if it gave any."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = list(exc.recipients.values())
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        replies = [(exc.smtp_code, exc.smtp_error)]
+    else:
+        return []
+    return [
+        (int(code), text.encode("utf-8", "replace") if isinstance(text, str) else bytes(text))
+        for code, text in replies
+    ]
+
+
+def _refused_for_good(exc: Exception) -> bool:
+    """A 5xx reply to this message: sending it again would be refused again."""
+    replies = _smtp_replies(exc)
+    return (
+        not isinstance(exc, _SESSION_ERRORS)
+        and bool(replies)
+        and all(code >= 500 for code, _text in replies)
+    )
+
+
+def problem(exc: Exception) -> str:
+    """What went wrong, for staff and the log: the exception's type, the SMTP codes and the
+    enhanced status codes, e.g. "SMTPRecipientsRefused 550 5.1.1". Never the server's text or
+    the exception's message: they often contain the address."""
+    parts = [type(exc).__name__]
+    for code, text in _smtp_replies(exc):
+        status = _ENHANCED_STATUS.search(text)
+        parts.append(f"{code} {status.group().decode()}" if status else str(code))
+    return " ".join(dict.fromkeys(parts))[:200]
+
+
+def _set_aside(signature_id: int, exc: Exception, attempts: int | None = None) -> str:
+    reason = problem(exc)
+    if attempts is None:
+        logger.error("Signature email %s set aside: %s", signature_id, reason)
+    else:
+        logger.error(
+            "Signature email %s given up after %s attempts: %s", signature_id, attempts, reason
+        )
+    Signature.objects.filter(pk=signature_id).update(
+        email_due=False,
+        email_attempts=F("email_attempts") + 1 if attempts is None else attempts,
+        email_retry_at=None,
+        email_set_aside_at=timezone.now(),
+        email_problem=reason,
+    )
+    return "set aside" if attempts is None else "given up"
+
+
 def _failed(signature: Signature, exc: Exception) -> str:
+    """A failure that may pass (a 4xx reply, a connection refused or cut, a timeout): try again
+    later, until MAX_ATTEMPTS."""
     attempts = signature.email_attempts + 1
     if attempts >= MAX_ATTEMPTS:
-        logger.error(
-            "Signature email %s given up after %s attempts: %s",
-            signature.pk,
-            attempts,
-            type(exc).__name__,
-        )
-        Signature.objects.filter(pk=signature.pk).update(email_due=False, email_attempts=attempts)
-        return "given up"
+        return _set_aside(signature.pk, exc, attempts=attempts)
     delay = settings.EMAIL_RETRY_SECONDS * 2 ** (attempts - 1)
     logger.warning(
         "Signature email %s not sent (%s); attempt %s again in %ss",
         signature.pk,
-        type(exc).__name__,
+        problem(exc),
         attempts + 1,
         delay,
     )
@@ -135,7 +231,8 @@ def _failed(signature: Signature, exc: Exception) -> str:
 
 def email_requested(signature_id: int) -> None:
     """Called in the signing transaction once the signature's email is due. In development
-    and tests (EMAIL_QUEUE=immediate) it is sent there and then; failures stay in the outbox."""
+    and tests (EMAIL_QUEUE=immediate) it is sent there and then; failures stay in the outbox
+    or are set aside, never raised to the signer's request."""
     if settings.EMAIL_QUEUE == "immediate":
         send_one(signature_id)
 
@@ -144,7 +241,9 @@ def run_worker(*, interval: float = 1.0, once: bool = False, stop=lambda: False)
     """Send due emails until stopped; with once=True, until none is due. Returns how many.
 
     If the database goes away the worker waits and carries on where it was when it returns,
-    saying so once a minute rather than on every try.
+    saying so once a minute rather than on every try. Nothing else stops it: send_one sets a
+    message aside whatever goes wrong with it, and anything it could not pin on one message is
+    logged (its type only) and waited out like a database error.
     """
     sent = 0
     last_warning = 0.0
@@ -157,6 +256,10 @@ def run_worker(*, interval: float = 1.0, once: bool = False, stop=lambda: False)
                 last_warning = time.monotonic()
                 logger.warning("Email worker: the database is unavailable (%s)", exc.__class__)
             close_old_connections()
+            time.sleep(interval)
+            continue
+        except Exception as exc:
+            logger.error("Email worker: unexpected %s; carrying on", type(exc).__name__)
             time.sleep(interval)
             continue
         if outcome == "retry later":

@@ -146,6 +146,16 @@ def export_filename(petition: Petition | None, when: dt.datetime | None = None) 
     return f"{stem}-signatures-{day}.csv"
 
 
+def recorded_filters(filters: dict) -> dict:
+    """The filters as the record keeps them: the search term may be an email address, so the
+    record says only that there was one."""
+    kept = {name: value for name, value in (filters or {}).items() if name != "q"}
+    term = (filters or {}).get("q")
+    if any(term if isinstance(term, list) else [term]):
+        kept["search"] = "yes"
+    return kept
+
+
 def start_record(
     *, kind: str, user=None, username: str = "", petition=None, filters=None
 ) -> ExportRecord:
@@ -154,7 +164,7 @@ def start_record(
         user=user if user is not None and user.is_authenticated else None,
         username=username or getattr(user, "username", "") or "system",
         petition=petition,
-        filters=filters or {},
+        filters=recorded_filters(filters),
     )
 
 

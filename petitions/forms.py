@@ -7,16 +7,25 @@ from django.conf import settings
 from django.core import signing
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import CountryField, LazyTypedChoiceField
 
+from petitions.addresses import normalise_address
 from petitions.models import Signature
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+# Control and format characters (Unicode categories Cc and Cf, as of Unicode 14: zero-width
+# and bidirectional marks, soft hyphens, tags, ...) and the Hangul fillers, which are letters
+# that show nothing. White space among the controls (tab, newline) is folded into a space first.
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
+    "\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f]"
+)
 _SPACES = re.compile(r"\s+")
-_SOURCE = re.compile(r"^(home|stories|petition|story:[-a-z0-9_]{1,80})$")
+_SOURCE = re.compile(r"(home|stories|petition|story:[-a-z0-9_]{1,80})")
 _TIMESTAMP_SALT = "petitions.form.rendered"
 
 
@@ -73,15 +82,56 @@ class CountrySelect(forms.Select):
 
 
 def clean_name(value: str) -> str:
-    """Trim, fold runs of white space, and drop invisible and control characters."""
+    """Fold runs of white space into one space, drop invisible and control characters,
+    normalise to NFC and trim: the name as it is stored, and as its length is checked."""
+    value = _INVISIBLE.sub("", _SPACES.sub(" ", value))
+    if not value.isprintable():
+        # Format characters newer than the list above (Python's Unicode may be newer).
+        value = "".join(c for c in value if unicodedata.category(c) not in ("Cc", "Cf"))
+    # NFC may lengthen a name (U+0958 becomes two characters) or bring spaces together.
     value = unicodedata.normalize("NFC", value)
-    value = _CONTROL.sub("", value)
     return _SPACES.sub(" ", value).strip()
+
+
+# Counted as stored (see NormalisedCharField); shown after the field's label in the summary.
+_TOO_LONG = ngettext_lazy(
+    "Use at most %(limit_value)d character (this has %(show_value)d).",
+    "Use at most %(limit_value)d characters (this has %(show_value)d).",
+    "limit_value",
+)
+
+
+class NormalisedCharField(forms.CharField):
+    """A line of text checked (required, max_length) as it will be stored: cleaned by
+    clean_name first, so that spaces and invisible characters neither count against the
+    limit nor fill in a required field, and nothing longer than the column gets through."""
+
+    def to_python(self, value) -> str:
+        value = super().to_python(value)
+        return clean_name(value) if value else value
+
+
+class SourceField(forms.CharField):
+    """Where the form was opened from (a hidden field, from the link's ?from=): one of the
+    known pages or nothing, which is recorded as 'other'. Never an error: nobody can fix it."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value) -> str:
+        value = super().to_python(value)
+        return value if _SOURCE.fullmatch(value) else ""
+
+    def prepare_value(self, value) -> str:
+        # Only a known page goes into the form: nothing else from the address is shown back.
+        return value if isinstance(value, str) and _SOURCE.fullmatch(value) else ""
 
 
 def parse_source(value: str) -> tuple[str, str]:
     """'story:hungary' -> ('story', 'hungary'); anything unknown counts as 'other'."""
-    if not _SOURCE.match(value or ""):
+    if not _SOURCE.fullmatch(value or ""):
         return Signature.Source.OTHER, ""
     kind, _sep, story = value.partition(":")
     return kind, story
@@ -96,30 +146,58 @@ def form_timestamp() -> str:
 TIMESTAMP_SLOT = "__form_timestamp_slot__"
 
 
+class FormTimestampField(forms.Field):
+    """When the form was shown (hidden, signed by form_timestamp): cleaned to that time, or
+    None when it is missing, tampered with or not a time. The value sent is never shown back:
+    a form shown again carries a fresh timestamp (the initial, unless the view gives one)."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, initial=form_timestamp, **kwargs)
+
+    def to_python(self, value) -> float | None:
+        try:
+            shown = signing.loads(str(value or ""), salt=_TIMESTAMP_SALT)
+        except signing.BadSignature:
+            return None
+        if type(shown) not in (int, float) or not -1e12 < shown < 1e12:
+            return None  # only ever a time; anything else is not from form_timestamp
+        return float(shown)
+
+    def bound_data(self, data, initial):
+        return initial
+
+
 class SignatureForm(forms.Form):
-    first_name = forms.CharField(
+    first_name = NormalisedCharField(
         label=_("First name"),
-        max_length=100,
+        max_length=Signature._meta.get_field("first_name").max_length,
         widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
-        error_messages={"required": _("Enter your first name.")},
+        error_messages={
+            "required": _("Enter your first name."),
+            "max_length": _TOO_LONG,
+        },
     )
-    last_name = forms.CharField(
+    last_name = NormalisedCharField(
         label=_("Last name"),
-        max_length=100,
+        max_length=Signature._meta.get_field("last_name").max_length,
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
-        error_messages={"required": _("Enter your last name.")},
+        error_messages={
+            "required": _("Enter your last name."),
+            "max_length": _TOO_LONG,
+        },
     )
-    email = forms.EmailField(
+    # A CharField: normalise_address, not Django's EmailValidator, decides which addresses
+    # can receive email, and says what to change (clean_email).
+    email = forms.CharField(
         label=_("Email address"),
         max_length=254,
         help_text=_("We send you a link to confirm your signature."),
         widget=forms.EmailInput(
             attrs={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "off"}
         ),
-        error_messages={
-            "required": _("Enter your email address."),
-            "invalid": _("Enter an email address like name@example.org."),
-        },
+        error_messages={"required": _("Enter your email address.")},
     )
     # From the model field, so that country names follow the reader's language.
     country = CountryField(blank_label=_("Choose your country")).formfield(
@@ -141,8 +219,8 @@ class SignatureForm(forms.Form):
     )
     # Not for people: where the form was opened from, when it was shown, and a field that
     # only bots fill in.
-    source = forms.CharField(required=False, widget=forms.HiddenInput, max_length=90)
-    rendered_at = forms.CharField(required=False, widget=forms.HiddenInput, max_length=200)
+    source = SourceField()
+    rendered_at = FormTimestampField()
     website = forms.CharField(
         label=_("Leave this field empty"),
         required=False,
@@ -151,31 +229,28 @@ class SignatureForm(forms.Form):
     )
 
     honeypot_field = "website"
-
-    def clean_first_name(self) -> str:
-        return self._clean_name("first_name")
-
-    def clean_last_name(self) -> str:
-        return self._clean_name("last_name")
-
-    def _clean_name(self, field: str) -> str:
-        value = clean_name(self.cleaned_data[field])
-        if not value:
-            raise forms.ValidationError(self.fields[field].error_messages["required"])
-        return value
+    send_again_message = _("Please check your details and send the form once more.")
 
     def clean_email(self) -> str:
-        return self.cleaned_data["email"].strip().lower()
+        return normalise_address(self.cleaned_data["email"])
 
     def looks_automated(self) -> bool:
-        """True for a filled honeypot, or a form sent sooner than a person could."""
-        if self.data.get(self.honeypot_field):
-            return True
-        try:
-            shown = signing.loads(self.data.get("rendered_at", ""), salt=_TIMESTAMP_SALT)
-        except signing.BadSignature:
-            return True
-        return time.time() - float(shown) < settings.SIGNATURE_MIN_FORM_SECONDS
+        """True for a filled honeypot: a field that people never see."""
+        return bool(self.data.get(self.honeypot_field))
+
+    def clean(self) -> dict:
+        """A form sent sooner than a person could (autofill makes people fast too), or with a
+        timestamp that is missing, tampered with or too old to trust, is shown again with a
+        fresh one (see FormTimestampField) rather than dropped."""
+        cleaned_data = super().clean()
+        shown = cleaned_data.get("rendered_at")
+        if shown is None or not (
+            settings.SIGNATURE_MIN_FORM_SECONDS
+            <= time.time() - shown
+            <= settings.SIGNATURE_FORM_MAX_AGE
+        ):
+            raise forms.ValidationError(self.send_again_message, code="send_again")
+        return cleaned_data
 
     def signature_fields(self) -> dict:
         data = self.cleaned_data
@@ -195,15 +270,12 @@ class SignatureForm(forms.Form):
 class NewLinkForm(forms.Form):
     """Ask for a fresh confirmation email when the link in hand is broken."""
 
-    email = forms.EmailField(
+    email = forms.CharField(
         label=_("Email address you signed with"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-        error_messages={
-            "required": _("Enter your email address."),
-            "invalid": _("Enter an email address like name@example.org."),
-        },
+        error_messages={"required": _("Enter your email address.")},
     )
 
     def clean_email(self) -> str:
-        return self.cleaned_data["email"].strip().lower()
+        return normalise_address(self.cleaned_data["email"])

@@ -1,12 +1,17 @@
 import contextlib
+import datetime as dt
 import logging
 import random
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections, models, router
-from django.db.models import F, Q, Subquery, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.db.models.sql import Query
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -20,9 +25,14 @@ from campaign.lib.markdown import render_markdown
 
 logger = logging.getLogger(__name__)
 
-# Countries with fewer confirmed signatures are grouped in the public breakdown, so that no
-# single signer can be singled out by their country.
-SMALL_COUNTRY_THRESHOLD = 5
+
+def _stats_cache_key(petition_id: int) -> str:
+    return f"petition:{petition_id}:stats"
+
+
+def forget_stats(petition_id: int) -> None:
+    with contextlib.suppress(Exception):
+        cache.delete(_stats_cache_key(petition_id))
 
 
 class PetitionQuerySet(models.QuerySet):
@@ -49,9 +59,28 @@ class CountryCount:
 
 @dataclass(frozen=True)
 class PetitionStats:
+    """What the public sees of a petition's signatures: the live count, and the breakdown by
+    country as of its latest snapshot (see BreakdownSnapshot), never the live tally."""
+
     count: int
-    by_country: list[CountryCount]
     goal: int
+    petition_id: int
+    # The latest snapshot when the count was read (in the same query), perhaps due for renewal.
+    latest_breakdown: "BreakdownSnapshot | None" = None
+
+    @cached_property
+    def breakdown(self) -> "BreakdownSnapshot":
+        """The snapshot to show, after taking a new one if the latest is due. Taken only here,
+        where the breakdown is shown, so that pages showing only the count never take one.
+        (Memoised per object: the cache keeps a copy made before this was read.)"""
+        latest = self.latest_breakdown
+        if latest is not None and not latest.is_due:
+            return latest
+        return BreakdownSnapshot.objects.take(petition_id=self.petition_id)
+
+    @property
+    def by_country(self) -> list[CountryCount]:
+        return self.breakdown.by_country
 
     @property
     def toward_goal(self) -> int:
@@ -136,11 +165,11 @@ class Petition(models.Model):
 
     @property
     def _stats_cache_key(self) -> str:
-        return f"petition:{self.pk}:stats"
+        return _stats_cache_key(self.pk)
 
     def stats(self) -> PetitionStats:
-        """Confirmed signatures, in total and by country, read from the tally (never a COUNT
-        over the signatures) and cached for a few seconds."""
+        """Confirmed signatures, in total (live, from the tally, never a COUNT over the
+        signatures) and by country (the latest snapshot), cached for a few seconds."""
         key = self._stats_cache_key
         try:
             cached = cache.get(key)
@@ -154,8 +183,7 @@ class Petition(models.Model):
         return stats
 
     def forget_stats(self) -> None:
-        with contextlib.suppress(Exception):
-            cache.delete(self._stats_cache_key)
+        forget_stats(self.pk)
 
     @property
     def confirmed_count(self) -> int:
@@ -173,36 +201,72 @@ class SignatureQuerySet(models.QuerySet):
         """Never fraudulent signatures: they are kept for audit, not handed in."""
         return self.exclude(status=Signature.Status.FRAUDULENT)
 
-    def insert_unless_signed(self, signature: "Signature") -> int | None:
-        """INSERT the signature unless its address has signed this petition already; return the
-        new row's id, or None if one was there (or won a race). One statement, which needs no
-        transaction, takes no savepoint inside one, and raises no error: a unique-constraint
-        failure would make PostgreSQL write the signer's address and the whole row, names
-        included, into its server log.
+    def insert_or_ask_again(self, signature: "Signature", *, ask_again: Q) -> tuple[int, bool]:
+        """INSERT the signature; if its address has signed this petition already, store nothing
+        of it but its outbox columns (email_due and the three beside it), and those only where
+        `ask_again` holds for the signature already there. Return the row's id and whether this
+        statement put an email in the outbox.
 
-        Django's bulk_create(ignore_conflicts=True) does the same in a transaction of its own
-        and cannot return the id; hence this small piece of SQL, built from the model's fields.
+        One statement whatever the address, and one that writes a row either way (a new one, or
+        the outbox columns of the one there, even when they keep their values), so that its time
+        does not tell whether the address had signed: a write, and the commit that waits for the
+        disk, are most of a signing's time. It needs no transaction, takes no savepoint inside
+        one, and raises no error: a unique-constraint failure would make PostgreSQL write the
+        signer's address and the whole row, names included, into its server log. Of concurrent
+        signings with one address, one inserts and the others wait for it and update its row.
+
+        Django's bulk_create(update_conflicts=True) sets the columns whatever the row there
+        holds, in a transaction of its own, and cannot say whether an email became due; hence
+        this piece of SQL, built from the model's fields. PostgreSQL and SQLite (3.35 or later)
+        both run it.
         """
         connection = connections[router.db_for_write(self.model)]
-        # Not in Django's documented API: connection.ops.quote_name and _meta.pk.
+        # Not in Django's documented API: connection.ops.quote_name, _meta, and compiling a Q
+        # (as Django writes a CheckConstraint's condition), here about the row already there.
         meta, quote = self.model._meta, connection.ops.quote_name
+        table = quote(meta.db_table)
         fields = [field for field in meta.get_fields() if field.concrete and not field.primary_key]
         values = [
             field.get_db_prep_save(field.pre_save(signature, add=True), connection)
             for field in fields
         ]
-        unique = (meta.get_field("petition").column, meta.get_field("email").column)
-        sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
-            quote(meta.db_table),
-            ", ".join(quote(field.column) for field in fields),
-            ", ".join(["%s"] * len(fields)),
-            ", ".join(quote(column) for column in unique),
-            quote(meta.pk.column),
+        query = Query(self.model)
+        condition, condition_params = query.build_where(ask_again).as_sql(
+            query.get_compiler(connection=connection), connection
         )
+        outbox = [
+            quote(meta.get_field(name).column)
+            for name in ("email_due", "email_requested_at", "email_attempts", "email_retry_at")
+        ]
+        requested_at = meta.get_field("email_requested_at")
+        unique = (meta.get_field("petition").column, meta.get_field("email").column)
+        statement = (
+            "INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({unique}) "
+            "DO UPDATE SET {outbox} RETURNING {pk}, {requested_at} = %s".format(
+                table=table,
+                columns=", ".join(quote(field.column) for field in fields),
+                values=", ".join(["%s"] * len(fields)),
+                unique=", ".join(quote(column) for column in unique),
+                # A CASE, not a WHERE on the update: the row is written either way.
+                outbox=", ".join(
+                    f"{column} = CASE WHEN {condition} THEN EXCLUDED.{column} "
+                    f"ELSE {table}.{column} END"
+                    for column in outbox
+                ),
+                pk=quote(meta.pk.column),
+                # Only this statement sets the row's request time to this signing's.
+                requested_at=quote(requested_at.column),
+            )
+        )
+        params = [
+            *values,
+            *(list(condition_params) * len(outbox)),
+            values[fields.index(requested_at)],
+        ]
         with connection.cursor() as cursor:
-            cursor.execute(sql, values)
-            row = cursor.fetchone()
-        return row[0] if row else None
+            cursor.execute(statement, params)
+            pk, email_due = cursor.fetchone()
+        return pk, bool(email_due)
 
     def lock_unerased(self, pk: int) -> "Signature | None":
         """The signature with its petition, row-locked until the transaction ends."""
@@ -236,6 +300,10 @@ class Signature(models.Model):
     petition = models.ForeignKey(
         Petition, on_delete=models.PROTECT, related_name="signatures", verbose_name=_("petition")
     )
+    # What the links in the signer's emails name the signature by: random, so that a link says
+    # nothing of how many signed before (as the row's sequential id would, to the signer and to
+    # every mail system that logs it).
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     # Normalised (trimmed, lower-case); null once the signer's personal data is erased.
@@ -263,6 +331,12 @@ class Signature(models.Model):
     email_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     email_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
     email_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A message that cannot be built or that the mail server refuses for good, or that failed
+    # every attempt, is set aside (no longer due) with why: exception type and SMTP codes only.
+    email_set_aside_at = models.DateTimeField(
+        _("email set aside"), null=True, blank=True, editable=False
+    )
+    email_problem = models.CharField(_("email problem"), max_length=200, blank=True, editable=False)
 
     objects = SignatureQuerySet.as_manager()
 
@@ -270,7 +344,11 @@ class Signature(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("signature")
         verbose_name_plural = _("signatures")
-        permissions = [("export_signatures", _("Can export signatures and hand them in"))]
+        permissions = [
+            ("export_signatures", _("Can export signatures and hand them in")),
+            ("view_personal_data", _("Can see signers' names and email addresses")),
+            ("erase_signatures", _("Can erase signers' personal data")),
+        ]
         constraints = [
             # One signature per person per petition, whatever the race.
             models.UniqueConstraint(
@@ -318,26 +396,50 @@ class Signature(models.Model):
         return self.source
 
 
+# The snapshot's fields read with the count (see stats_for).
+_SNAPSHOT = ("id", "period_start", "taken_at", "countries", "rounding", "min_count")
+
+
 class SignatureTallyQuerySet(models.QuerySet):
     def stats_for(self, petition: Petition) -> PetitionStats:
-        rows = (
-            self.filter(petition=petition)
-            .values("country")
+        """The live count and the latest breakdown snapshot, in one query whether or not there
+        is a snapshot yet: the petition page shows both, the home and story pages the count."""
+        live = (
+            self.filter(petition=OuterRef("pk"))
+            .values("petition")
+            .annotate(total=Sum("count"))
+            .values("total")
+        )
+        latest = BreakdownSnapshot.objects.filter(petition=OuterRef("pk")).order_by("-period_start")
+        row = (
+            Petition.objects.filter(pk=petition.pk)
+            .values(
+                live_count=Coalesce(Subquery(live), 0),
+                **{f"snapshot_{name}": Subquery(latest.values(name)[:1]) for name in _SNAPSHOT},
+            )
+            .first()
+        ) or {"live_count": 0, "snapshot_id": None}
+        snapshot = None
+        if row["snapshot_id"] is not None:
+            snapshot = BreakdownSnapshot(
+                petition_id=petition.pk, **{name: row[f"snapshot_{name}"] for name in _SNAPSHOT}
+            )
+        return PetitionStats(
+            count=row["live_count"],
+            goal=petition.goal,
+            petition_id=petition.pk,
+            latest_breakdown=snapshot,
+        )
+
+    def by_country(self, petition_id: int) -> list[tuple[str, int]]:
+        """Exact confirmed signatures per country: for staff, and for taking snapshots."""
+        return list(
+            self.filter(petition_id=petition_id)
+            .values_list("country")
             .annotate(total=Sum("count"))
             .filter(total__gt=0)
             .order_by("-total", "country")
         )
-        shown: list[CountryCount] = []
-        grouped = 0
-        for row in rows:
-            if row["total"] >= SMALL_COUNTRY_THRESHOLD:
-                shown.append(CountryCount(row["country"], row["total"]))
-            else:
-                grouped += row["total"]
-        total = sum(c.count for c in shown) + grouped
-        if grouped:
-            shown.append(CountryCount("", grouped))
-        return PetitionStats(count=total, by_country=shown, goal=petition.goal)
 
 
 class SignatureTally(models.Model):
@@ -421,6 +523,143 @@ class SignatureTally(models.Model):
         )
 
 
+# The public breakdown by country --------------------------------------------------------------
+#
+# An attacker who confirms a few signatures of their own from one country and watches the
+# breakdown must not be able to tell that one real signer from that country confirmed, nor when.
+# So the public breakdown is never the live tally but a snapshot, and with the defaults:
+# - a snapshot is taken at most once every six hours (BREAKDOWN_SNAPSHOT_SECONDS), so that a
+#   change can be placed only within a six-hour window, never at the minute it happened;
+# - each figure is rounded down to a multiple of ten (BREAKDOWN_ROUNDING), so that within a
+#   window changes of up to nine are invisible: even an attacker who has brought a country to
+#   the edge of a multiple with their own signatures learns at most that at least one signature
+#   came in during that window, not whose, nor when in it;
+# - a country is named only from 50 confirmed signatures (BREAKDOWN_MIN_COUNT); smaller ones are
+#   counted together as "Other countries", itself shown only from 50, so that a small country,
+#   where a handful of signers may be known to each other or to a state, never appears by name.
+# Staff reports and the hand-in read the exact tally. The total stays live and exact.
+_FIRST_PERIOD = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def public_figures(
+    totals: Iterable[tuple[str, int]], *, rounding: int, min_count: int
+) -> list[list[str | int]]:
+    """The breakdown the public may see, from exact (country, count) pairs: [code, count] rows,
+    largest first, "" for the countries counted together (see the rule above)."""
+    named: list[list[str | int]] = []
+    others = 0
+    for code, total in totals:
+        if total >= min_count:
+            named.append([code, total // rounding * rounding])
+        else:
+            others += total
+    # Ordered by the rounded figure, then by code: never by the exact one, which would tell
+    # which of two countries shown alike has more, and when that changes.
+    named.sort(key=lambda row: (-row[1], row[0]))
+    others = others // rounding * rounding
+    if others >= min_count:
+        named.append(["", others])
+    return named
+
+
+class BreakdownSnapshotQuerySet(models.QuerySet):
+    def latest_for(self, petition_id: int) -> "BreakdownSnapshot | None":
+        return self.filter(petition_id=petition_id).order_by("-period_start").first()
+
+    def take(self, *, petition_id: int) -> "BreakdownSnapshot":
+        """The latest snapshot, after taking a new one from the tally if the latest is due.
+
+        Race-safe without locks: each period starts where the previous snapshot's ends, so every
+        reader who finds the same snapshot due tries to insert the same (petition, period start),
+        the unique constraint keeps one, and ON CONFLICT DO NOTHING fails no statement (nothing
+        for the database's error log). All of them then read back the one that was kept.
+        """
+        latest = self.latest_for(petition_id)
+        if latest is not None and not latest.is_due:
+            return latest
+        self.bulk_create(
+            [
+                BreakdownSnapshot.from_tally(
+                    petition_id=petition_id,
+                    period_start=latest.next_period_start if latest else _FIRST_PERIOD,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        forget_stats(petition_id)  # the cached stats name the snapshot that was due
+        return self.latest_for(petition_id)
+
+
+class BreakdownSnapshot(models.Model):
+    """The public breakdown of a petition's confirmed signatures by country at one moment,
+    already rounded and grouped (see public_figures): what the petition page shows until the
+    next one. A snapshot falls due BREAKDOWN_SNAPSHOT_SECONDS after the previous one was taken,
+    and is taken by the first reader after that, or by `manage.py snapshot_breakdown`."""
+
+    petition = models.ForeignKey(
+        Petition,
+        on_delete=models.CASCADE,
+        related_name="breakdown_snapshots",
+        verbose_name=_("petition"),
+    )
+    # When this snapshot fell due: the previous one's time plus the period (1970 for the first).
+    period_start = models.DateTimeField(_("period start"))
+    taken_at = models.DateTimeField(_("taken"))
+    # [[country code, count], ...], "" for the countries counted together.
+    countries = models.JSONField(_("countries"), default=list)
+    # The rule the figures were made with, so that the page describes what it shows.
+    rounding = models.PositiveIntegerField(_("rounded down to a multiple of"))
+    min_count = models.PositiveIntegerField(_("fewest signatures to name a country"))
+
+    objects = BreakdownSnapshotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-period_start"]
+        verbose_name = _("breakdown snapshot")
+        verbose_name_plural = _("breakdown snapshots")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["petition", "period_start"], name="breakdown_one_snapshot_per_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(taken_at__gte=F("period_start")),
+                name="breakdown_taken_in_its_period",
+            ),
+            models.CheckConstraint(condition=Q(rounding__gt=0), name="breakdown_rounding_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.petition_id} @ {self.taken_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def from_tally(cls, *, petition_id: int, period_start: dt.datetime) -> "BreakdownSnapshot":
+        rounding, min_count = settings.BREAKDOWN_ROUNDING, settings.BREAKDOWN_MIN_COUNT
+        totals = SignatureTally.objects.by_country(petition_id)
+        return cls(
+            petition_id=petition_id,
+            period_start=period_start,
+            # Never before its period, even if this machine's clock is behind the one that
+            # took the previous snapshot.
+            taken_at=max(timezone.now(), period_start),
+            countries=public_figures(totals, rounding=rounding, min_count=min_count),
+            rounding=rounding,
+            min_count=min_count,
+        )
+
+    @property
+    def next_period_start(self) -> dt.datetime:
+        return self.taken_at + dt.timedelta(seconds=settings.BREAKDOWN_SNAPSHOT_SECONDS)
+
+    @property
+    def is_due(self) -> bool:
+        """Older than the period: the next reader takes a new one."""
+        return timezone.now() >= self.next_period_start
+
+    @property
+    def by_country(self) -> list[CountryCount]:
+        return [CountryCount(code, count) for code, count in self.countries]
+
+
 class ExportKind(models.TextChoices):
     ADMIN_CSV = "admin", _("CSV from the admin")
     COMMAND_CSV = "command", _("CSV from the command line")
@@ -463,6 +702,48 @@ class ExportRecord(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=ExportKind.values), name="export_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.username} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class PersonalDataAccessKind(models.TextChoices):
+    LIST = "list", _("list of signatures with names")
+    SEARCH = "search", _("search by email address")
+    DETAIL = "detail", _("one signature's page")
+
+
+class PersonalDataAccess(models.Model):
+    """Who saw signers' names or email addresses in the admin, when, how, and whose: the
+    signatures' ids, never the data itself, nor the email address searched for. (Exports are
+    recorded as ExportRecord.)"""
+
+    Kind = PersonalDataAccessKind
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    # Kept when the account is deleted, so that the record still says who it was.
+    username = models.CharField(_("by"), max_length=150)
+    signature_ids = models.JSONField(_("signatures"), default=list, blank=True)
+    created_at = models.DateTimeField(_("seen"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("look at personal data")
+        verbose_name_plural = _("looks at personal data")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=PersonalDataAccessKind.values),
+                name="personal_data_access_kind_valid",
             ),
         ]
 

@@ -3,14 +3,18 @@ the count keeps the tally exact inside its own transaction."""
 
 import datetime as dt
 import enum
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, router, transaction
 from django.db.models import Count, Q
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from petitions import emails, exports
+from petitions.addresses import normalise_address
 from petitions.models import (
     ExportRecord,
     Petition,
@@ -18,6 +22,7 @@ from petitions.models import (
     SignatureQuerySet,
     SignatureTally,
 )
+from petitions.tokens import SignatureRef
 
 
 def _count_changed(petition: Petition) -> None:
@@ -54,23 +59,61 @@ class WithdrawalState(enum.Enum):
     NOT_FOUND = "not_found"  # not this petition's, withdrawn or erased already
 
 
-def _request_email(signature_id: int, *, force: bool = False) -> bool:
-    """Put this signer's email in the outbox, at most once per SIGNATURE_EMAIL_INTERVAL (unless
-    staff force it). One conditional UPDATE decides, so two requests at once make one email,
-    and it commits with the caller's transaction, if there is one (see petitions.emails)."""
+def _may_email_again(now: dt.datetime, *, force: bool = False) -> Q:
+    """Which signers may be sent an email now: never a fraudulent signature, and (unless staff
+    force it) at most one email per SIGNATURE_EMAIL_INTERVAL, however often it is asked for."""
+    may = ~Q(status=Signature.Status.FRAUDULENT)
+    if force:
+        return may
+    return may & (
+        Q(email_requested_at__isnull=True)
+        | Q(email_requested_at__lte=now - dt.timedelta(seconds=settings.SIGNATURE_EMAIL_INTERVAL))
+    )
+
+
+def _update_returning_ids(signatures: SignatureQuerySet, **values) -> list[int]:
+    """signatures.update(**values) that returns the ids of the rows it changed, where Django's
+    returns only how many. PostgreSQL and SQLite (3.35 or later) both run UPDATE ... RETURNING."""
+    # Not in Django's documented API: compiling an UpdateQuery, as QuerySet.update does.
+    connection = connections[router.db_for_write(signatures.model)]
+    query = signatures.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    try:
+        statement, params = query.get_compiler(connection=connection).as_sql()
+    except EmptyResultSet:  # a filter no row can match (an id out of range), as update() does
+        return []
+    pk = connection.ops.quote_name(signatures.model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{statement} RETURNING {pk}", params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _request_email(signatures: SignatureQuerySet, *, force: bool = False) -> int:
+    """Put these signers' emails in the outbox, as _may_email_again allows; return how many.
+    One conditional UPDATE decides, so two requests at once make one email, and it commits with
+    the caller's transaction, if there is one (see petitions.emails)."""
     now = timezone.now()
-    interval_passed = Q(email_requested_at__isnull=True) | Q(
-        email_requested_at__lte=now - dt.timedelta(seconds=settings.SIGNATURE_EMAIL_INTERVAL)
+    requested = _update_returning_ids(
+        signatures.filter(_may_email_again(now, force=force)),
+        email_due=True,
+        email_requested_at=now,
+        email_attempts=0,
+        email_retry_at=None,
     )
-    signatures = Signature.objects.filter(pk=signature_id)
-    if not force:
-        signatures = signatures.filter(interval_passed)
-    changed = signatures.update(
-        email_due=True, email_requested_at=now, email_attempts=0, email_retry_at=None
-    )
-    if changed:
+    for signature_id in requested:
         emails.email_requested(signature_id)
-    return bool(changed)
+    return len(requested)
+
+
+def _commit_without_waiting_for_the_disk() -> None:
+    """Let the current transaction's commit return before PostgreSQL has flushed it to disk.
+    The database stays consistent; only a crash in the moment after could lose the transaction.
+    For writes that some requests make and others not, when the answer's time must not tell
+    which: waiting for the flush takes milliseconds, many times the rest of such a write."""
+    connection = transaction.get_connection(router.db_for_write(Signature))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def sign_petition(
@@ -87,13 +130,15 @@ def sign_petition(
     language: str = "en",
 ) -> int:
     """Record a signature, or find the one this email already gave; either way, email the
-    signer, and return the signature's id. The caller learns nothing it could show about
-    whether the email had signed.
+    signer (at most once per SIGNATURE_EMAIL_INTERVAL), and return the signature's id. The
+    caller learns nothing it could show about whether the email had signed.
 
-    A new signature is one statement (Signature.objects.insert_unless_signed), which also
-    queues its email (email_due): no transaction, no second read, the cheapest write a peak can
-    meet. Of concurrent signings with one address, one stores the row and the others read it;
-    a second signing never changes the first one's details: only its owner, through the link in
+    It is one statement whatever the address (Signature.objects.insert_or_ask_again), which
+    writes a row either way and also queues the email (email_due): no transaction, no second
+    read, the cheapest write a peak can meet, and the same work for an address that has signed
+    and one that has not, so that the answer's time does not tell them apart (bench/TIMING.md).
+    Of concurrent signings with one address, one stores the row and the others update it; a
+    second signing never changes the first one's details: only its owner, through the link in
     the email, can act on it.
     """
     if not petition.is_open:
@@ -115,15 +160,11 @@ def sign_petition(
         email_due=True,
         email_requested_at=now,
     )
-    signature_id = Signature.objects.insert_unless_signed(new_signature)
-    if signature_id is not None:
-        emails.email_requested(signature_id)
-        return signature_id
-    signature_id, status = (
-        Signature.objects.filter(petition=petition, email=email).values_list("pk", "status").get()
+    signature_id, email_due = Signature.objects.insert_or_ask_again(
+        new_signature, ask_again=_may_email_again(now)
     )
-    if status != Signature.Status.FRAUDULENT:
-        _request_email(signature_id)
+    if email_due:
+        emails.email_requested(signature_id)
     return signature_id
 
 
@@ -133,8 +174,16 @@ def _signatures_of(petition: Petition | None) -> SignatureQuerySet:
     return signatures if petition is None else signatures.filter(petition=petition)
 
 
-def _signature_of_link(signature_id: int, petition: Petition | None) -> Signature | None:
-    return _signatures_of(petition).select_related("petition").filter(pk=signature_id).first()
+def _named(signature_id: SignatureRef) -> Q:
+    """The signature a link names by its public id; staff code, tests and links emailed before
+    public ids existed name it by its id."""
+    if isinstance(signature_id, uuid.UUID):
+        return Q(public_id=signature_id)
+    return Q(pk=signature_id)
+
+
+def _signature_of_link(signature_id: SignatureRef, petition: Petition | None) -> Signature | None:
+    return _signatures_of(petition).select_related("petition").filter(_named(signature_id)).first()
 
 
 def _confirmation_state(signature: Signature | None) -> ConfirmationState:
@@ -149,12 +198,14 @@ def _confirmation_state(signature: Signature | None) -> ConfirmationState:
     return ConfirmationState.PENDING
 
 
-def confirmation_state(*, signature_id: int, petition: Petition | None = None) -> ConfirmationState:
+def confirmation_state(
+    *, signature_id: SignatureRef, petition: Petition | None = None
+) -> ConfirmationState:
     """What confirming this signature would do, changing nothing (a link opened, not used)."""
     return _confirmation_state(_signature_of_link(signature_id, petition))
 
 
-def confirm_signature(*, signature_id: int, petition: Petition | None = None) -> Outcome:
+def confirm_signature(*, signature_id: SignatureRef, petition: Petition | None = None) -> Outcome:
     """Count a pending signature (of this petition, when given: a link names both)."""
     signature = _signature_of_link(signature_id, petition)
     state = _confirmation_state(signature)
@@ -166,7 +217,7 @@ def confirm_signature(*, signature_id: int, petition: Petition | None = None) ->
         return Outcome.ALREADY_CONFIRMED
     with transaction.atomic():
         # Conditional update: of two confirmations racing, exactly one changes the row.
-        changed = Signature.objects.filter(pk=signature_id, status=Signature.Status.PENDING).update(
+        changed = Signature.objects.filter(pk=signature.pk, status=Signature.Status.PENDING).update(
             status=Signature.Status.CONFIRMED, confirmed_at=timezone.now()
         )
         if not changed:
@@ -187,6 +238,10 @@ def _erased() -> dict:
         "hide_name": True,
         "source_story": "",
         "erased_at": timezone.now(),
+        # The outbox: nothing more is sent, and no trace of what failed is kept.
+        "email_due": False,
+        "email_problem": "",
+        "email_set_aside_at": None,
     }
 
 
@@ -202,12 +257,14 @@ def _withdrawal_state(signature: Signature | None) -> WithdrawalState:
     return WithdrawalState.DELETE
 
 
-def withdrawal_state(*, signature_id: int, petition: Petition | None = None) -> WithdrawalState:
+def withdrawal_state(
+    *, signature_id: SignatureRef, petition: Petition | None = None
+) -> WithdrawalState:
     """What withdrawing this signature would do, changing nothing (a link opened, not used)."""
     return _withdrawal_state(_signature_of_link(signature_id, petition))
 
 
-def withdraw_signature(*, signature_id: int, petition: Petition | None = None) -> bool:
+def withdraw_signature(*, signature_id: SignatureRef, petition: Petition | None = None) -> bool:
     """Delete the signer's personal data and take the signature out of the count; False when
     there is nothing to withdraw.
 
@@ -215,7 +272,14 @@ def withdraw_signature(*, signature_id: int, petition: Petition | None = None) -
     same, and the anonymous signature stays in the count.
     """
     with transaction.atomic():
-        signature = _signatures_of(petition).lock_unerased(signature_id)
+        # Locked (with its petition, as before) until the transaction ends.
+        signature = (
+            _signatures_of(petition)
+            .select_for_update()
+            .select_related("petition")
+            .filter(_named(signature_id), erased_at__isnull=True)
+            .first()
+        )
         state = _withdrawal_state(signature)
         if state is WithdrawalState.NOT_FOUND:
             return False
@@ -231,20 +295,31 @@ def withdraw_signature(*, signature_id: int, petition: Petition | None = None) -
     return True
 
 
-@transaction.atomic
-def request_new_link(*, petition: Petition, email: str = "", signature_id: int = 0) -> None:
-    """Send a fresh email to a signer who lost or outlived their link. Silent when there is
-    no such signature, so that nobody can test whether an address has signed."""
+def request_new_link(
+    *, petition: Petition, email: str = "", signature_id: SignatureRef | None = None
+) -> None:
+    """Send a fresh email to a signer who lost or outlived their link: to the signature behind
+    an expired link, or to the address typed in, if it has signed.
+
+    Nobody can learn this way whether an address has signed: not from the answer (the caller
+    shows the same page), nor from its time. Whatever the address, it is one conditional UPDATE
+    (this petition, this address, not erased, not fraudulent, pending only while the petition
+    is open, no email in the last SIGNATURE_EMAIL_INTERVAL), and its commit does not wait for
+    the disk: only the UPDATE that finds a signer writes, and waiting for that write to reach
+    the disk took milliseconds, plain to anyone timing the answers (bench/TIMING.md). The price:
+    should PostgreSQL crash in the moment after, the request may be lost; the signer asks again.
+    """
     signatures = Signature.objects.filter(petition=petition, erased_at__isnull=True)
-    if signature_id:
-        signature = signatures.filter(pk=signature_id).first()
+    if signature_id is not None:
+        signatures = signatures.filter(_named(signature_id))
     else:
-        signature = signatures.filter(email=email.strip().lower()).first()
-    if signature is None or signature.status == Signature.Status.FRAUDULENT:
-        return
-    if signature.status == Signature.Status.PENDING and not petition.is_open:
-        return
-    _request_email(signature.pk)
+        signatures = signatures.filter(email=email.strip().lower())
+    if not petition.is_open:
+        # Pending signatures can no longer be confirmed; counted ones still hear they are.
+        signatures = signatures.filter(status=Signature.Status.CONFIRMED)
+    with transaction.atomic():
+        _commit_without_waiting_for_the_disk()
+        _request_email(signatures)
 
 
 @dataclass(frozen=True)
@@ -340,7 +415,8 @@ def resend_confirmations(signatures) -> int:
             status=Signature.Status.PENDING, erased_at__isnull=True
         ).select_related("petition"):
             if signature.petition.is_open:
-                sent += _request_email(signature.pk, force=True)  # staff asked: no interval
+                # Staff asked: no interval.
+                sent += _request_email(Signature.objects.filter(pk=signature.pk), force=True)
     return sent
 
 
@@ -363,5 +439,8 @@ def anonymise_closed(*, after: dt.timedelta) -> dict[str, int]:
 
 
 def erase_signer(email: str) -> int:
-    """Erase one person across all petitions (a request to be forgotten)."""
-    return erase_signatures(Signature.objects.filter(email=email.strip().lower()))
+    """Erase one person across all petitions (a request to be forgotten). The address is
+    normalised as the form stores it (lower case, domain in ASCII), so it is found however
+    it is written; ValidationError if it cannot be an address the form accepted."""
+    address = normalise_address(email)
+    return erase_signatures(Signature.objects.filter(email=address))

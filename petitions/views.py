@@ -84,9 +84,11 @@ def sign(request: HttpRequest, slug: str) -> HttpResponse:
     if wait:
         return too_many_requests(request, wait)
     if form.looks_automated():
-        # Bots see exactly what people see, and nothing is saved.
+        # A filled honeypot: bots see exactly what people see, and nothing is saved.
         return redirect("petitions:check_inbox", slug=petition.slug)
     if not form.is_valid():
+        # Also a form sent too fast or with a stale timestamp: shown again, as typed, with a
+        # fresh timestamp and a request to send it once more.
         return _render_petition(request, petition, form, status=400)
     try:
         services.sign_petition(
@@ -130,19 +132,19 @@ def confirm(request: HttpRequest, slug: str) -> HttpResponse:
     """GET shows a button and changes nothing (mail scanners open links); POST confirms."""
     petition = _petition_or_404(request, slug)
     token = _token(request)
-    state, signature_id = read_confirm_token(token)
+    state, signature_ref = read_confirm_token(token)
     if state is not LinkState.VALID:
         return _link_problem(request, petition, state, token)
     if request.method == "POST":
         try:
-            outcome = services.confirm_signature(signature_id=signature_id, petition=petition)
+            outcome = services.confirm_signature(signature_id=signature_ref, petition=petition)
         except services.PetitionClosed:
             return _closed(request, petition)
         if outcome is services.Outcome.NOT_FOUND:
             return _link_problem(request, petition, LinkState.INVALID)
         # Confirmed now, or already by the first click of a double click: the same page.
         return redirect("petitions:thanks", slug=petition.slug)
-    confirmation = services.confirmation_state(signature_id=signature_id, petition=petition)
+    confirmation = services.confirmation_state(signature_id=signature_ref, petition=petition)
     if confirmation is services.ConfirmationState.NOT_FOUND:
         return _link_problem(request, petition, LinkState.INVALID)
     if confirmation is services.ConfirmationState.CLOSED:
@@ -160,9 +162,9 @@ def new_link(request: HttpRequest, slug: str) -> HttpResponse:
     wait = ratelimit.limit(request, "links", settings.RATE_LIMIT_LINKS)
     if wait:
         return too_many_requests(request, wait)
-    state, signature_id = read_confirm_token(request.POST.get("t", ""))
-    if signature_id and state in (LinkState.VALID, LinkState.EXPIRED):
-        services.request_new_link(petition=petition, signature_id=signature_id)
+    state, signature_ref = read_confirm_token(request.POST.get("t", ""))
+    if signature_ref is not None and state in (LinkState.VALID, LinkState.EXPIRED):
+        services.request_new_link(petition=petition, signature_id=signature_ref)
         return redirect("petitions:check_inbox", slug=petition.slug)
     form = NewLinkForm(request.POST)
     if not form.is_valid():
@@ -198,14 +200,14 @@ def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
     """GET asks for confirmation; POST withdraws the signature and deletes the details."""
     petition = _petition_or_404(request, slug)
     token = _token(request)
-    state, signature_id = read_withdraw_token(token)
+    state, signature_ref = read_withdraw_token(token)
     if state is not LinkState.VALID:
         return _nothing_to_withdraw(request, petition)
     if request.method == "POST":
-        if not services.withdraw_signature(signature_id=signature_id, petition=petition):
+        if not services.withdraw_signature(signature_id=signature_ref, petition=petition):
             return _nothing_to_withdraw(request, petition)
         return render(request, "petitions/withdrawn.html", {"petition": petition, "done": True})
-    withdrawal = services.withdrawal_state(signature_id=signature_id, petition=petition)
+    withdrawal = services.withdrawal_state(signature_id=signature_ref, petition=petition)
     if withdrawal is services.WithdrawalState.NOT_FOUND:
         return _nothing_to_withdraw(request, petition)
     return render(request, "petitions/withdraw.html", {"petition": petition, "token": token})

@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
+from campaign.lib import images
 from campaign.lib.fields import content_language_field
 from campaign.lib.markdown import render_markdown
 from stories.validators import validate_portrait_extension, validate_portrait_file
@@ -18,6 +19,11 @@ from stories.validators import validate_portrait_extension, validate_portrait_fi
 def portrait_upload_to(instance: "Story", filename: str) -> str:
     # A random name: the uploaded file's own name may carry a person's real name.
     return f"portraits/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
+
+
+# Cards show a portrait about 300 CSS px wide and the story page at most about 1100: 480 and 960
+# serve cards on screens of one and two pixels per CSS px, 1600 the story page.
+PORTRAIT_IMAGES = images.ImageSpec(max_side=1600, widths=(480, 960, 1600))
 
 
 class PublishedQuerySet(models.QuerySet):
@@ -64,12 +70,22 @@ class Story(models.Model):
             "correctly on pages in other languages."
         )
     )
-    portrait = models.ImageField(
+    portrait = images.ImageField(
         _("portrait"),
         upload_to=portrait_upload_to,
+        width_field="portrait_width",
+        height_field="portrait_height",
         blank=True,
         validators=[validate_portrait_extension, validate_portrait_file],
         help_text=_("JPEG, PNG or WebP, at most 5 MB. Optional."),
+    )
+    # Set when a portrait is stored (re-encoded): the size of the stored JPEG, from which its
+    # WebP renditions follow. Empty for a portrait stored before portraits were re-encoded.
+    portrait_width = models.PositiveIntegerField(
+        _("portrait width"), null=True, blank=True, editable=False
+    )
+    portrait_height = models.PositiveIntegerField(
+        _("portrait height"), null=True, blank=True, editable=False
     )
     portrait_alt = models.CharField(
         _("portrait description"),
@@ -114,6 +130,11 @@ class Story(models.Model):
                 condition=Q(is_published=False) | Q(published_at__isnull=False),
                 name="story_published_has_date",
             ),
+            models.CheckConstraint(
+                condition=Q(portrait_width__isnull=True, portrait_height__isnull=True)
+                | (~Q(portrait="") & Q(portrait_width__gt=0, portrait_height__gt=0)),
+                name="story_portrait_size_with_portrait",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -122,7 +143,8 @@ class Story(models.Model):
     def save(self, *args, **kwargs) -> None:
         if self.is_published and self.published_at is None:
             self.published_at = timezone.now()
-        super().save(*args, **kwargs)
+        with PORTRAIT_IMAGES.saving(self, "portrait", kwargs.get("update_fields")):
+            super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("stories:detail", kwargs={"slug": self.slug})
@@ -130,6 +152,11 @@ class Story(models.Model):
     @property
     def is_live(self) -> bool:
         return bool(self.is_published and self.published_at and self.published_at <= timezone.now())
+
+    @cached_property
+    def portrait_picture(self) -> images.Picture | None:
+        """The portrait's JPEG, its size and its WebP renditions, for _picture.html."""
+        return PORTRAIT_IMAGES.picture(self.portrait)
 
     @cached_property
     def body_html(self) -> SafeString:

@@ -30,9 +30,11 @@ def test_it_lists_100_signatures_in_a_fixed_number_of_queries(
         response = superuser_client.get(reverse(CHANGELIST))
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) == 100
-    # Sessions, user, the second factor's device, counts, the page of signatures with their
-    # petitions, filter choices: the same handful whatever the number of rows.
-    assert len(queries) <= 9, [q["sql"] for q in queries]
+    # Sessions, user, the second factor's device, the filters' choices (petitions, countries),
+    # the count, the page of signatures with their petitions, the date hierarchy (two), and
+    # the record of this look at signers' names (one INSERT): the same whatever the number of
+    # rows.
+    assert len(queries) <= 10, [q["sql"] for q in queries]
 
 
 def test_it_shows_the_columns_staff_need(superuser_client, petition, make_signature):
@@ -48,8 +50,11 @@ def test_it_shows_the_columns_staff_need(superuser_client, petition, make_signat
         ({"status__exact": "pending"}, {"pending@example.org"}),
         ({"country__exact": "BE"}, {"belgian@example.org"}),
         ({"updates": "yes"}, {"news@example.org"}),
-        ({"q": "Belgian"}, {"belgian@example.org"}),
-        ({"q": "news@example"}, {"news@example.org"}),
+        ({"q": "news@example.org"}, {"news@example.org"}),
+        ({"q": "  News@Example.ORG "}, {"news@example.org"}),  # as the signing form stores it
+        ({"q": "news@example"}, set()),  # never part of an address
+        ({"q": "Belgian"}, set()),  # nor of a name
+        ({"q": "belgian"}, set()),
     ],
 )
 def test_it_filters_and_searches_signatures(
@@ -60,7 +65,9 @@ def test_it_filters_and_searches_signatures(
         petition, confirmed=True, email="belgian@example.org", country="BE", last_name="Belgian"
     )
     make_signature(petition, confirmed=True, email="news@example.org", wants_updates=True)
-    result = superuser_client.get(reverse(CHANGELIST), params).context["cl"].result_list
+    response = superuser_client.get(reverse(CHANGELIST), params)
+    assert response.status_code == 200
+    result = response.context["cl"].result_list
     assert {s.email for s in result} == expected
 
 
@@ -72,7 +79,7 @@ def test_it_keeps_personal_fields_read_only_and_offers_no_delete(
     response = superuser_client.get(url)
     assert response.status_code == 200
     assert 'name="first_name"' not in response.content.decode()
-    superuser_client.post(url, {"first_name": "Changed"})
+    assert superuser_client.post(url, {"first_name": "Changed"}).status_code == 403
     signature.refresh_from_db()
     assert signature.first_name == "Original"
     delete = reverse("admin:petitions_signature_delete", args=[signature.pk])
@@ -94,10 +101,10 @@ def test_it_marks_fraud_out_of_the_count_but_keeps_the_row(moderator, petition, 
     assert Signature.objects.get(pk=kept.pk).status == Signature.Status.CONFIRMED
 
 
-def test_it_erases_personal_data_from_the_admin(moderator, petition, make_signature):
+def test_it_erases_personal_data_from_the_admin(client_in_group, petition, make_signature):
     confirmed = make_signature(petition, confirmed=True, first_name="Erase", last_name="Me")
     pending = make_signature(petition)
-    moderator.post(
+    client_in_group("Data officers").post(
         reverse(CHANGELIST),
         {"action": "erase", "_selected_action": [confirmed.pk, pending.pk]},
     )

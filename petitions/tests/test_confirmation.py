@@ -1,4 +1,5 @@
 import datetime as dt
+import uuid
 from unittest import mock
 
 import pytest
@@ -20,7 +21,7 @@ def confirm_url(petition) -> str:
 
 def test_it_shows_a_button_and_changes_nothing_on_get(client, petition, make_signature):
     signature = make_signature(petition)
-    token = confirm_token(signature.pk)
+    token = confirm_token(signature.public_id)
     response = client.get(confirm_url(petition), {"t": token})
     assert response.status_code == 200
     html = response.content.decode()
@@ -34,7 +35,7 @@ def test_it_shows_a_button_and_changes_nothing_on_get(client, petition, make_sig
 
 def test_it_confirms_on_post_and_counts_the_signature(client, petition, make_signature):
     signature = make_signature(petition)
-    response = client.post(confirm_url(petition), {"t": confirm_token(signature.pk)})
+    response = client.post(confirm_url(petition), {"t": confirm_token(signature.public_id)})
     assert response.status_code == 302
     assert response["Location"] == reverse("petitions:thanks", kwargs={"slug": petition.slug})
     signature.refresh_from_db()
@@ -45,7 +46,7 @@ def test_it_confirms_on_post_and_counts_the_signature(client, petition, make_sig
 
 def test_it_counts_a_double_click_once(client, petition, make_signature):
     signature = make_signature(petition)
-    token = confirm_token(signature.pk)
+    token = confirm_token(signature.public_id)
     first = client.post(confirm_url(petition), {"t": token})
     second = client.post(confirm_url(petition), {"t": token})
     assert first["Location"] == second["Location"]
@@ -54,14 +55,14 @@ def test_it_counts_a_double_click_once(client, petition, make_signature):
 
 def test_it_says_a_used_link_is_already_counted(client, petition, make_signature):
     signature = make_signature(petition, confirmed=True)
-    response = client.get(confirm_url(petition), {"t": confirm_token(signature.pk)})
+    response = client.get(confirm_url(petition), {"t": confirm_token(signature.public_id)})
     assert response.status_code == 200
     assert "Your signature is already counted" in response.content.decode()
 
 
 def test_it_offers_a_new_link_for_an_expired_one(client, petition, make_signature, settings):
     signature = make_signature(petition)
-    token = confirm_token(signature.pk)
+    token = confirm_token(signature.public_id)
     later = timezone.now() + dt.timedelta(seconds=settings.SIGNATURE_CONFIRM_MAX_AGE + 60)
     with mock.patch("django.core.signing.time.time", return_value=later.timestamp()):
         page = client.get(confirm_url(petition), {"t": token})
@@ -94,10 +95,14 @@ def test_it_explains_a_broken_link_and_offers_to_send_a_new_one(client, petition
 def test_it_refuses_a_tampered_link(client, petition, make_signature):
     signature = make_signature(petition)
     other = make_signature(petition)
-    token = confirm_token(signature.pk)
+    token = confirm_token(signature.public_id)
     value, _sep, mac = token.partition(":")
-    forged = signing.dumps(other.pk, salt="some other salt")
-    for bad in (forged, token[:-2] + "xx", signing.dumps(other.pk, salt=CONFIRM_SALT + "x")):
+    forged = signing.dumps(other.public_id.hex, salt="some other salt")
+    for bad in (
+        forged,
+        token[:-2] + "xx",
+        signing.dumps(other.public_id.hex, salt=CONFIRM_SALT + "x"),
+    ):
         response = client.post(confirm_url(petition), {"t": bad})
         assert response.status_code == 400
     assert Signature.objects.confirmed().count() == 0
@@ -122,7 +127,9 @@ def test_it_refuses_to_confirm_once_the_petition_has_closed(
     signature = make_signature(petition)
     petition.closes_at = timezone.now() - dt.timedelta(seconds=1)
     petition.save()
-    response = getattr(client, method)(confirm_url(petition), {"t": confirm_token(signature.pk)})
+    response = getattr(client, method)(
+        confirm_url(petition), {"t": confirm_token(signature.public_id)}
+    )
     assert response.status_code == 403
     assert "This petition is closed" in response.content.decode()
     assert "Confirm my signature" not in response.content.decode()
@@ -136,7 +143,7 @@ def test_it_does_not_confirm_a_signature_through_another_petitions_page(
 ):
     signature = make_signature(petition)
     other = make_petition()
-    response = client.post(confirm_url(other), {"t": confirm_token(signature.pk)})
+    response = client.post(confirm_url(other), {"t": confirm_token(signature.public_id)})
     assert response.status_code == 400
     assert petition.confirmed_count == 0
 
@@ -165,6 +172,8 @@ def test_it_decides_what_a_link_can_do_in_one_place(petition, make_petition, mak
     services.erase_personal_data(erased)
     other = make_petition()
     assert state(signature_id=pending.pk, petition=petition) is State.PENDING
+    assert state(signature_id=pending.public_id, petition=petition) is State.PENDING
+    assert state(signature_id=uuid.uuid4(), petition=petition) is State.NOT_FOUND
     assert state(signature_id=confirmed.pk, petition=petition) is State.ALREADY_CONFIRMED
     for signature in (fraudulent, erased):
         assert state(signature_id=signature.pk, petition=petition) is State.NOT_FOUND

@@ -121,7 +121,7 @@ def test_it_repairs_a_wrong_count(petition, make_signature):
     assert f"{petition.slug}: 3 confirmed" in output.getvalue()
     assert "repaired" in output.getvalue()
     assert petition.confirmed_count == 3
-    assert {(c.code, c.count) for c in petition.stats().by_country} == {("", 3)}
+    assert SignatureTally.objects.by_country(petition.pk) == [("NL", 2), ("BE", 1)]
     output = StringIO()
     call_command("recount_signatures", stdout=output)
     assert "correct" in output.getvalue()

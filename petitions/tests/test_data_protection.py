@@ -69,5 +69,5 @@ def test_it_erases_one_signer_across_all_petitions(petition, make_petition, make
 
 
 def test_it_refuses_to_erase_something_that_is_not_an_email(db):
-    with pytest.raises(CommandError, match="Not an email address"):
+    with pytest.raises(CommandError, match="not an email address the petition form accepts"):
         call_command("erase_signer", "nobody")

@@ -27,7 +27,7 @@ def test_it_hands_in_a_package_whose_manifest_matches_its_files(
     sign_in_staff, django_user_model, petition, make_signature
 ):
     user = django_user_model.objects.create_user("lead", password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name="Signature exporters"))
+    user.groups.add(Group.objects.get(name="Data officers"))
     client = sign_in_staff(user)
     make_signature(petition, confirmed=True, country="NL", first_name="Named")
     make_signature(petition, confirmed=True, country="NL", first_name="Hidden", hide_name=True)

@@ -40,20 +40,6 @@ def test_it_shows_the_call_the_count_the_progress_the_deadline_and_the_form(
     assert 'name="wants_updates" id="id_wants_updates" checked' not in html
 
 
-def test_it_groups_countries_with_fewer_than_five_signatures(client, petition, make_signature):
-    for _ in range(5):
-        make_signature(petition, confirmed=True, country="NL")
-    for country in ("BE", "BE", "FR"):
-        make_signature(petition, confirmed=True, country=country)
-    stats = page(client, petition).context["stats"]
-    assert [(row.code, row.count) for row in stats.by_country] == [("NL", 5), ("", 3)]
-    html = page(client, petition).content.decode()
-    table = html[html.index('<table class="breakdown__table">') : html.index("</table>")]
-    assert '<th scope="row">Netherlands</th><td class="num">5</td>' in table
-    assert '<th scope="row">Other countries</th><td class="num">3</td>' in table
-    assert "Belgium" not in table and "France" not in table
-
-
 def test_it_pre_selects_the_country_only_from_a_configured_proxy_header(client, petition, settings):
     assert page(client, petition).context["form"].initial["country"] == ""
     settings.COUNTRY_HEADER = "CF-IPCountry"

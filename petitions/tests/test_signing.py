@@ -1,12 +1,18 @@
 import datetime as dt
+import re
+import time
+from types import SimpleNamespace
 
 import pytest
-from django.core import mail
+from django.core import mail, signing
 from django.urls import reverse
 from django.utils import timezone
 
+from petitions import forms
 from petitions.models import Signature
 from petitions.tests.helpers import failing_statements, links_in
+
+SEND_AGAIN = "Please check your details and send the form once more."
 
 pytestmark = pytest.mark.django_db
 
@@ -157,26 +163,96 @@ def test_it_sends_at_most_one_email_a_minute_to_the_same_signer(client, petition
     assert len(mail.outbox) == 1
 
 
-def test_it_drops_a_filled_honeypot_silently(client, petition, sign_data):
-    response = client.post(sign_url(petition), sign_data(website="http://spam.example"))
+@pytest.mark.parametrize("fast", [False, True], ids=["in-time", "too-fast"])
+def test_it_drops_a_filled_honeypot_silently(client, petition, sign_data, fast):
+    data = sign_data(website="http://spam.example")
+    if fast:
+        data["rendered_at"] = forms.form_timestamp()
+    response = client.post(sign_url(petition), data)
     assert response.status_code == 302
     assert response["Location"] == inbox_url(petition)
     assert Signature.objects.count() == 0
     assert mail.outbox == []
 
 
-@pytest.mark.parametrize("timestamp", ["fresh", "", "forged:value"])
-def test_it_drops_forms_sent_too_fast_or_without_a_genuine_timestamp(
-    client, petition, sign_data, timestamp
-):
-    if timestamp == "fresh":
-        from petitions.forms import form_timestamp
+def shown_timestamp(response) -> str:
+    return re.search(r'name="rendered_at" value="([^"]+)"', response.content.decode())[1]
 
-        timestamp = form_timestamp()
-    response = client.post(sign_url(petition), sign_data(rendered_at=timestamp))
+
+def timestamp(seconds_ago: float) -> str:
+    return signing.dumps(time.time() - seconds_ago, salt=forms._TIMESTAMP_SALT)
+
+
+@pytest.mark.parametrize(
+    "rendered_at",
+    [
+        pytest.param(forms.form_timestamp, id="too-fast"),
+        pytest.param(lambda: timestamp(-60), id="from-the-future"),
+        pytest.param(lambda: "", id="missing"),
+        pytest.param(lambda: "forged:value", id="forged"),
+        pytest.param(lambda: forms.form_timestamp()[:-1] + "x", id="tampered"),
+        pytest.param(lambda: signing.dumps("soon", salt=forms._TIMESTAMP_SALT), id="not-a-time"),
+        pytest.param(lambda: timestamp(24 * 3600 + 1), id="a-day-old"),
+    ],
+)
+def test_it_shows_the_form_again_when_sent_too_fast_or_with_no_good_timestamp(
+    client, petition, sign_data, rendered_at
+):
+    sent = rendered_at()
+    response = client.post(
+        sign_url(petition),
+        sign_data(last_name="King Lovelace", wants_updates="on", source="home", rendered_at=sent),
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    summary = re.search(r'<div class="error-summary" role="alert".*?</div>', html, re.S)[0]
+    assert f"<li>{SEND_AGAIN}</li>" in summary
+    assert 'value="Ada"' in html
+    assert 'value="King Lovelace"' in html
+    assert 'value="ada@example.org"' in html
+    assert '<option value="NL" selected>' in html
+    assert 'name="wants_updates" id="id_wants_updates" checked' in html
+    assert 'name="source" value="home"' in html
+    fresh = shown_timestamp(response)
+    assert fresh != sent
+    assert abs(signing.loads(fresh, salt=forms._TIMESTAMP_SALT) - time.time()) < 5
+    assert Signature.objects.count() == 0
+    assert mail.outbox == []
+
+
+def test_it_shows_the_form_again_once_older_than_the_maximum_age(
+    client, petition, sign_data, settings
+):
+    settings.SIGNATURE_FORM_MAX_AGE = 3600
+    too_old = client.post(sign_url(petition), sign_data(rendered_at=timestamp(3601)))
+    assert too_old.status_code == 400
+    assert SEND_AGAIN in too_old.content.decode()
+    response = client.post(sign_url(petition), sign_data(rendered_at=timestamp(3590)))
+    assert response.status_code == 302
+    assert Signature.objects.count() == 1
+
+
+def test_it_signs_when_the_form_shown_again_is_sent_after_the_minimum_time(
+    client, petition, sign_data, monkeypatch
+):
+    clock = [time.time()]
+    monkeypatch.setattr(forms, "time", SimpleNamespace(time=lambda: clock[0]))
+    data = sign_data(rendered_at=forms.form_timestamp())
+    clock[0] += 1  # autofill: one second after the page was shown
+    again = client.post(sign_url(petition), data)
+    assert again.status_code == 400
+    clock[0] += 1  # the form shown again is sent one second later (the minimum is 2 s)
+    too_fast = client.post(sign_url(petition), {**data, "rendered_at": shown_timestamp(again)})
+    assert too_fast.status_code == 400
+    assert SEND_AGAIN in too_fast.content.decode()
+    clock[0] += 2
+    response = client.post(sign_url(petition), {**data, "rendered_at": shown_timestamp(too_fast)})
     assert response.status_code == 302
     assert response["Location"] == inbox_url(petition)
-    assert Signature.objects.count() == 0
+    signature = Signature.objects.get()
+    assert (signature.first_name, signature.email) == ("Ada", "ada@example.org")
+    [message] = mail.outbox
+    assert message.to == ["ada@example.org"]
 
 
 @pytest.mark.parametrize(
@@ -188,6 +264,8 @@ def test_it_drops_forms_sent_too_fast_or_without_a_genuine_timestamp(
         ("story:azerbaijan", "story", "azerbaijan"),
         ("story:<script>", "other", ""),
         ("https://tracker.example/", "other", ""),
+        ("story:" + "a" * 81, "other", ""),
+        ("x" * 10_000, "other", ""),
     ],
 )
 def test_it_records_which_page_the_signer_came_from(
@@ -262,5 +340,5 @@ def test_it_writes_to_dutch_signers_in_dutch(client, petition, sign_data):
     assert Signature.objects.get().language == "nl"
     [message] = mail.outbox
     assert message.subject.startswith("Bevestig uw handtekening")
-    assert "Beste Ada," in message.body
+    assert "Ada" not in message.body  # nothing the signer typed goes into the email
     assert "https://campaign.example/nl/petitions/protect-defenders/confirm/?t=" in message.body

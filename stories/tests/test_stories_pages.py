@@ -95,7 +95,7 @@ def test_it_answers_404_for_a_story_scheduled_in_the_future(client, make_story):
 
 def test_it_lets_staff_preview_an_unpublished_story(client_in_group, make_story):
     hidden = make_story(is_published=False)
-    response = client_in_group("Campaign staff").get(hidden.get_absolute_url())  # may view
+    response = client_in_group("Editors").get(hidden.get_absolute_url())  # may view
     assert response.status_code == 200
     html = response.content.decode()
     assert "Preview: this story is not published" in html
@@ -105,7 +105,7 @@ def test_it_lets_staff_preview_an_unpublished_story(client_in_group, make_story)
 def test_it_answers_404_to_staff_who_may_not_view_stories(client_in_group, make_story):
     hidden = make_story(is_published=False)
     scheduled = make_story(published_at=timezone.now() + dt.timedelta(days=1))
-    exporter = client_in_group("Signature exporters")  # staff, with no story permissions
+    exporter = client_in_group("Data officers")  # staff, with no story permissions
     assert exporter.get(hidden.get_absolute_url()).status_code == 404
     assert exporter.get(scheduled.get_absolute_url()).status_code == 404
 

@@ -58,7 +58,7 @@ def test_it_accepts_a_small_png_portrait_under_a_random_name(make_story, setting
     story.save()
     assert story.portrait.name.startswith("portraits/")
     assert "Real Name" not in story.portrait.name
-    assert story.portrait.name.endswith(".png")
+    assert story.portrait.name.endswith(".jpg")  # re-encoded as JPEG
 
 
 @pytest.mark.parametrize(

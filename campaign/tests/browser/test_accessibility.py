@@ -68,7 +68,7 @@ def test_the_link_pages_have_no_wcag_violations(tab):
     signature = Signature.objects.create(
         petition=petition, first_name="A", last_name="B", email="a@example.org", country="NL"
     )
-    token = confirm_token(signature.pk)
+    token = confirm_token(signature.public_id)
     tab.page.goto(f"{PETITION}confirm/?t={token}")
     assert_accessible(tab, "confirm page")
     tab.page.goto(f"{PETITION}confirm/?t=broken")
@@ -81,7 +81,7 @@ def test_the_link_pages_have_no_wcag_violations(tab):
     confirm_signature(signature_id=signature.pk)
     tab.page.goto(f"{PETITION}confirm/?t={token}")
     assert_accessible(tab, "used link")
-    tab.page.goto(f"{PETITION}withdraw/?t={withdraw_token(signature.pk)}")
+    tab.page.goto(f"{PETITION}withdraw/?t={withdraw_token(signature.public_id)}")
     assert_accessible(tab, "withdraw page")
     assert mail.outbox == []
 

@@ -75,7 +75,7 @@ def test_a_signer_corrects_a_mistake_confirms_and_sees_the_count_rise(tab):
 
     sign(page, email="ada@example")
     error = page.locator("#id_email_error")
-    assert "Enter an email address like" in error.inner_text()
+    assert "check the part after the @" in error.inner_text()
     assert page.locator(".error-summary").is_visible()
     assert page.get_by_label("Email address", exact=True).input_value() == "ada@example"
     assert page.get_by_label("First name").input_value() == "Ada"
@@ -213,12 +213,18 @@ def test_staff_filter_signatures_by_country_and_export_exactly_those(tab, tmp_pa
             confirm_signature(signature_id=signature.pk)
     staff = User.objects.create_user("staff", password="a long staff password", is_staff=True)
     app = TOTPDevice.objects.create(user=staff, name="app", confirmed=True)
-    # What the "Signature exporters" group grants (the flush between browser tests removes
-    # groups that migrations created; permissions are recreated).
+    # What the "Data officers" group grants for this (the flush between browser tests removes
+    # groups that migrations created; permissions are recreated). An export carries names and
+    # addresses, so it takes the permission to see them too.
     staff.user_permissions.add(
         *Permission.objects.filter(
             content_type__app_label="petitions",
-            codename__in=["view_petition", "view_signature", "export_signatures"],
+            codename__in=[
+                "view_petition",
+                "view_signature",
+                "view_personal_data",
+                "export_signatures",
+            ],
         )
     )
 
