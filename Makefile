@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install migrate content run test lint format serve worker bench bench-export faults messages clean
+.PHONY: help install migrate content run test lint format serve worker bench bench-export bench-timing faults messages clean
 
 help:
 	@echo "make run     set up .venv, migrate, load the campaign content, serve http://$(HOST):$(PORT)"
@@ -14,7 +14,7 @@ help:
 	@echo "make serve   production-like: collectstatic, then gunicorn with gunicorn.conf.py"
 	@echo "make worker  send the emails waiting in the outbox (with EMAIL_QUEUE=worker)"
 	@echo "make lint    ruff check and format check"
-	@echo "make messages  extract and compile the translations (needs GNU gettext)"
+	@echo "make messages  extract and compile the translations of every language (needs GNU gettext)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,9 +84,16 @@ faults: install
 bench-export: install
 	$(BIN)/python bench/export_memory.py
 
-messages: install
-	$(BIN)/python manage.py makemessages --locale nl --no-obsolete --ignore ".venv/*" --ignore "bench/*"
-	$(BIN)/python manage.py compilemessages --locale nl --ignore ".venv/*"
+# Every language under locale/ (see the README's Translations): extract, then compile.
+LOCALES := $(notdir $(wildcard locale/*))
+messages: install .env
+	$(BIN)/python manage.py makemessages $(addprefix --locale ,$(LOCALES)) --no-obsolete --ignore ".venv/*" --ignore "bench/*"
+	$(BIN)/python manage.py compilemessages $(addprefix --locale ,$(LOCALES)) --ignore ".venv/*"
+
+# Does signing or asking for a new link take longer for an address that has signed?
+# (bench/TIMING.md; needs DATABASE_URL=postgres://...)
+bench-timing: install
+	$(BIN)/python bench/timing.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache *.egg-info
