@@ -79,6 +79,10 @@ def main() -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign.settings")
     os.environ["ALLOWED_HOSTS"] = "testserver"
+    # Django's test environment runs the export in-process (it switches DEBUG off again, so no
+    # query is kept in memory); the settings module needs DEBUG to start without production
+    # secrets.
+    os.environ["DEBUG"] = "True"
     env = dict(os.environ)
 
     try:
