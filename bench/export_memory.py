@@ -109,12 +109,13 @@ def main() -> None:
                 INSERT INTO petitions_signature
                     (petition_id, first_name, last_name, email, country, wants_updates,
                      hide_name, source, source_story, language, status, created_at,
-                     confirmed_at, email_due, email_attempts)
+                     confirmed_at, email_due, email_attempts, email_problem, public_id)
                 SELECT %s, 'Firstname' || n, 'Lastname-Ünïcode ' || n,
                        'signer' || n || '@example.org',
                        (ARRAY['NL','BE','DE','PL','HU','TR','UA','AZ'])[1 + n %% 8],
                        n %% 3 = 0, n %% 10 = 0, 'home', '', 'en', 'confirmed',
-                       now() - (n || ' seconds')::interval, now(), false, 0
+                       now() - (n || ' seconds')::interval, now(), false, 0, '',
+                       gen_random_uuid()
                 FROM generate_series(1, %s) AS n
                 """,
                 [petition.pk, options.rows],
@@ -127,6 +128,13 @@ def main() -> None:
         user = get_user_model().objects.create_superuser("bench", "bench@example.org", "x")
         client = Client()
         client.force_login(user)
+        # The admin asks for a second factor: sign in as with one.
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(user=user).persistent_id
+        session.save()
         url_export = f"/admin/petitions/signature/export/?petition__id__exact={petition.pk}"
         client.get("/admin/petitions/signature/")  # warm up imports and caches
 

@@ -237,6 +237,8 @@ def main() -> None:
         subprocess.run(["redis-cli", "-u", cache_url, "FLUSHDB"], capture_output=True)
         log("stopped gunicorn, dropped the scratch database, flushed the Redis database")
 
+    # The load figures are written first, so that a failing export loses none of them.
+    write_results(Path(options.output), results, checks, started_at, seconds, options.repeat, "")
     export = ""
     if not options.skip_export:
         log("export of 1,000,000 signatures")

@@ -666,12 +666,10 @@ class ExportKind(models.TextChoices):
     HAND_IN = "hand-in", _("hand-in package")
 
 
-class ExportRecord(models.Model):
-    """Who took signers' data out of the site, when, how much and with which filters."""
+class StaffRecord(models.Model):
+    """A record of something staff did with signers' data: who (kept when the account is
+    deleted), what kind of thing, and when. Records are never edited or deleted in the admin."""
 
-    Kind = ExportKind
-
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -682,6 +680,21 @@ class ExportRecord(models.Model):
     )
     # Kept when the account is deleted, so that the record still says who it was.
     username = models.CharField(_("by"), max_length=150)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.username} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ExportRecord(StaffRecord):
+    """Who took signers' data out of the site, when, how much and with which filters."""
+
+    Kind = ExportKind
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     petition = models.ForeignKey(
         Petition,
         on_delete=models.SET_NULL,
@@ -695,8 +708,7 @@ class ExportRecord(models.Model):
     completed = models.BooleanField(_("completed"), default=False)
     created_at = models.DateTimeField(_("exported"), default=timezone.now)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(StaffRecord.Meta):
         verbose_name = _("export record")
         verbose_name_plural = _("export records")
         constraints = [
@@ -705,9 +717,6 @@ class ExportRecord(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.username} · {self.created_at:%Y-%m-%d %H:%M}"
-
 
 class PersonalDataAccessKind(models.TextChoices):
     LIST = "list", _("list of signatures with names")
@@ -715,7 +724,7 @@ class PersonalDataAccessKind(models.TextChoices):
     DETAIL = "detail", _("one signature's page")
 
 
-class PersonalDataAccess(models.Model):
+class PersonalDataAccess(StaffRecord):
     """Who saw signers' names or email addresses in the admin, when, how, and whose: the
     signatures' ids, never the data itself, nor the email address searched for. (Exports are
     recorded as ExportRecord.)"""
@@ -723,21 +732,10 @@ class PersonalDataAccess(models.Model):
     Kind = PersonalDataAccessKind
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("user"),
-    )
-    # Kept when the account is deleted, so that the record still says who it was.
-    username = models.CharField(_("by"), max_length=150)
     signature_ids = models.JSONField(_("signatures"), default=list, blank=True)
     created_at = models.DateTimeField(_("seen"), default=timezone.now)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(StaffRecord.Meta):
         verbose_name = _("look at personal data")
         verbose_name_plural = _("looks at personal data")
         constraints = [
@@ -746,6 +744,3 @@ class PersonalDataAccess(models.Model):
                 name="personal_data_access_kind_valid",
             ),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.username} · {self.created_at:%Y-%m-%d %H:%M}"
