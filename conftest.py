@@ -208,3 +208,25 @@ def make_signature(db):
         return signature
 
     return make
+
+
+@pytest.fixture
+def campaign(petition, make_story, make_signature):
+    """A petition with counted signatures and eight stories, in the steady state the query
+    counts measure (petitions/tests and stories/tests test_query_counts.py)."""
+    from unittest import mock
+
+    from petitions.models import BreakdownSnapshot
+
+    # Confirmations pick a random tally shard; pin it, so that the shard already exists and
+    # the count is the steady state's, not the first confirmation's (which creates the row).
+    with mock.patch("petitions.models.random.randrange", return_value=0):
+        for n in range(8):
+            make_story(slug=f"story-{n}")
+        for country in ("NL", "BE", "NL"):
+            make_signature(petition, confirmed=True, country=country)
+        # This period's breakdown snapshot, taken here as its first reader would (four queries
+        # once per period), so that the petition page is measured in the steady state.
+        BreakdownSnapshot.objects.take(petition_id=petition.pk)
+        petition.forget_stats()
+        yield petition

@@ -1,31 +1,12 @@
 """The hot paths' queries, counted so that a regression fails CI (no timing in tests)."""
 
-from unittest import mock
-
 import pytest
 from django.db import connection
 from django.urls import reverse
 
-from petitions.models import BreakdownSnapshot
 from petitions.tokens import confirm_token, withdraw_token
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def campaign(petition, make_story, make_signature):
-    # Confirmations pick a random tally shard; pin it, so that the shard already exists and
-    # the count is the steady state's, not the first confirmation's (which creates the row).
-    with mock.patch("petitions.models.random.randrange", return_value=0):
-        for n in range(8):
-            make_story(slug=f"story-{n}")
-        for country in ("NL", "BE", "NL"):
-            make_signature(petition, confirmed=True, country=country)
-        # This period's breakdown snapshot, taken here as its first reader would (four queries
-        # once per period), so that the petition page is measured in the steady state.
-        BreakdownSnapshot.objects.take(petition_id=petition.pk)
-        petition.forget_stats()
-        yield petition
 
 
 def test_petition_page(client, campaign, django_assert_num_queries):
