@@ -58,9 +58,11 @@ def test_it_names_the_signature_in_links_by_its_public_id(client, petition, sign
     withdraw = links["withdraw"].split("?t=")[1]
     assert signing.loads(confirm, salt=CONFIRM_SALT) == signature.public_id.hex
     assert signing.loads(withdraw, salt=WITHDRAW_SALT) == signature.public_id.hex
-    # And that is all they carry: no id counts up from one signature to the next.
-    assert confirm == confirm_token(signature.public_id)
-    assert withdraw == withdraw_token(signature.public_id)
+    # And that is all they carry: no id counts up from one signature to the next. (The signed
+    # payload is what comes before the first ":"; the rest is the time and the signature, which
+    # differ when the test's clock has moved on a second since the email was written.)
+    assert confirm.split(":")[0] == confirm_token(signature.public_id).split(":")[0]
+    assert withdraw.split(":")[0] == withdraw_token(signature.public_id).split(":")[0]
     assert isinstance(signature.public_id, uuid.UUID) and signature.public_id.version == 4
 
 
