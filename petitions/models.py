@@ -11,7 +11,6 @@ from django.core.cache import cache
 from django.db import connections, models, router
 from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.db.models.sql import Query
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -201,11 +200,14 @@ class SignatureQuerySet(models.QuerySet):
         """Never fraudulent signatures: they are kept for audit, not handed in."""
         return self.exclude(status=Signature.Status.FRAUDULENT)
 
-    def insert_or_ask_again(self, signature: "Signature", *, ask_again: Q) -> tuple[int, bool]:
+    def insert_or_ask_again(
+        self, signature: "Signature", *, ask_again: tuple[str, list]
+    ) -> tuple[int, bool]:
         """INSERT the signature; if its address has signed this petition already, store nothing
         of it but its outbox columns (email_due and the three beside it), and those only where
-        `ask_again` holds for the signature already there. Return the row's id and whether this
-        statement put an email in the outbox.
+        `ask_again` holds for the signature already there (a condition in SQL with its
+        parameters: petitions.services compiles its rule once). Return the row's id and whether
+        this statement put an email in the outbox.
 
         One statement whatever the address, and one that writes a row either way (a new one, or
         the outbox columns of the one there, even when they keep their values), so that its time
@@ -221,8 +223,7 @@ class SignatureQuerySet(models.QuerySet):
         both run it.
         """
         connection = connections[router.db_for_write(self.model)]
-        # Not in Django's documented API: connection.ops.quote_name, _meta, and compiling a Q
-        # (as Django writes a CheckConstraint's condition), here about the row already there.
+        # Not in Django's documented API: connection.ops.quote_name and _meta.
         meta, quote = self.model._meta, connection.ops.quote_name
         table = quote(meta.db_table)
         fields = [field for field in meta.get_fields() if field.concrete and not field.primary_key]
@@ -230,10 +231,7 @@ class SignatureQuerySet(models.QuerySet):
             field.get_db_prep_save(field.pre_save(signature, add=True), connection)
             for field in fields
         ]
-        query = Query(self.model)
-        condition, condition_params = query.build_where(ask_again).as_sql(
-            query.get_compiler(connection=connection), connection
-        )
+        condition, condition_params = ask_again
         outbox = [
             quote(meta.get_field(name).column)
             for name in ("email_due", "email_requested_at", "email_attempts", "email_retry_at")

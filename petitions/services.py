@@ -3,6 +3,7 @@ the count keeps the tally exact inside its own transaction."""
 
 import datetime as dt
 import enum
+import functools
 import uuid
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router, transaction
 from django.db.models import Count, Q
-from django.db.models.sql import UpdateQuery
+from django.db.models.sql import Query, UpdateQuery
 from django.utils import timezone
 
 from petitions import emails, exports
@@ -59,16 +60,44 @@ class WithdrawalState(enum.Enum):
     NOT_FOUND = "not_found"  # not this petition's, withdrawn or erased already
 
 
-def _may_email_again(now: dt.datetime, *, force: bool = False) -> Q:
+def _email_cutoff(now: dt.datetime) -> dt.datetime:
+    """An email last asked for at or before this moment may be asked for again."""
+    return now - dt.timedelta(seconds=settings.SIGNATURE_EMAIL_INTERVAL)
+
+
+def _may_email_again(*, cutoff: dt.datetime | None) -> Q:
     """Which signers may be sent an email now: never a fraudulent signature, and (unless staff
-    force it) at most one email per SIGNATURE_EMAIL_INTERVAL, however often it is asked for."""
+    force it, cutoff=None) at most one email per SIGNATURE_EMAIL_INTERVAL, however often it is
+    asked for (see _email_cutoff)."""
     may = ~Q(status=Signature.Status.FRAUDULENT)
-    if force:
+    if cutoff is None:
         return may
-    return may & (
-        Q(email_requested_at__isnull=True)
-        | Q(email_requested_at__lte=now - dt.timedelta(seconds=settings.SIGNATURE_EMAIL_INTERVAL))
-    )
+    return may & (Q(email_requested_at__isnull=True) | Q(email_requested_at__lte=cutoff))
+
+
+# A moment no signature's email was asked for at, standing for the cutoff in the compiled rule.
+_ANY_CUTOFF = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+@functools.cache
+def _may_email_again_sql(alias: str) -> tuple[str, tuple]:
+    """_may_email_again as SQL for this database, compiled once: compiling a Q takes about
+    half a millisecond, a fifth of a signing's time, and only the cutoff changes. (Compiling a
+    Q by hand is not in Django's documented API; Django does it so for a CheckConstraint.)"""
+    connection = connections[alias]
+    query = Query(Signature)
+    where = query.build_where(_may_email_again(cutoff=_ANY_CUTOFF))
+    sql, params = where.as_sql(query.get_compiler(connection=connection), connection)
+    return sql, tuple(params)
+
+
+def _may_email_again_now(now: dt.datetime) -> tuple[str, list]:
+    """The rule as SQL and its parameters for a signing at `now`, about the row already there."""
+    alias = router.db_for_write(Signature)
+    sql, params = _may_email_again_sql(alias)
+    adapt = connections[alias].ops.adapt_datetimefield_value
+    placeholder, cutoff = adapt(_ANY_CUTOFF), adapt(_email_cutoff(now))
+    return sql, [cutoff if param == placeholder else param for param in params]
 
 
 def _update_returning_ids(signatures: SignatureQuerySet, **values) -> list[int]:
@@ -94,7 +123,7 @@ def _request_email(signatures: SignatureQuerySet, *, force: bool = False) -> int
     the caller's transaction, if there is one (see petitions.emails)."""
     now = timezone.now()
     requested = _update_returning_ids(
-        signatures.filter(_may_email_again(now, force=force)),
+        signatures.filter(_may_email_again(cutoff=None if force else _email_cutoff(now))),
         email_due=True,
         email_requested_at=now,
         email_attempts=0,
@@ -161,7 +190,7 @@ def sign_petition(
         email_requested_at=now,
     )
     signature_id, email_due = Signature.objects.insert_or_ask_again(
-        new_signature, ask_again=_may_email_again(now)
+        new_signature, ask_again=_may_email_again_now(now)
     )
     if email_due:
         emails.email_requested(signature_id)

@@ -342,3 +342,20 @@ def test_it_writes_to_dutch_signers_in_dutch(client, petition, sign_data):
     assert message.subject.startswith("Bevestig uw handtekening")
     assert "Ada" not in message.body  # nothing the signer typed goes into the email
     assert "https://campaign.example/nl/petitions/protect-defenders/confirm/?t=" in message.body
+
+
+@pytest.mark.parametrize("interval", [0, 60, 86400])
+def test_the_email_rule_compiled_once_says_what_the_rule_says(settings, interval):
+    """Signing uses the email rule compiled once per database, with this moment's cutoff put
+    in; it must be the very SQL and parameters that compiling the rule now would give."""
+    from django.db import connection
+    from django.db.models.sql import Query
+
+    from petitions.services import _email_cutoff, _may_email_again, _may_email_again_now
+
+    settings.SIGNATURE_EMAIL_INTERVAL = interval
+    now = timezone.now()
+    query = Query(Signature)
+    where = query.build_where(_may_email_again(cutoff=_email_cutoff(now)))
+    sql, params = where.as_sql(query.get_compiler(connection=connection), connection)
+    assert _may_email_again_now(now) == (sql, list(params))
