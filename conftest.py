@@ -230,3 +230,43 @@ def campaign(petition, make_story, make_signature):
         BreakdownSnapshot.objects.take(petition_id=petition.pk)
         petition.forget_stats()
         yield petition
+
+
+class Migrator:
+    """Moves the test database to earlier migrations and forward again, for tests of data
+    migrations; each move returns the models as they were at that point."""
+
+    def migrate(self, targets: list[tuple[str, str]]):
+        from django.db import connection
+        from django.db.migrations.executor import MigrationExecutor
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(targets)
+        return executor.loader.project_state(targets).apps
+
+    def before(self, target: tuple[str, str]) -> list[tuple[str, str]]:
+        """The migrations `target` depends on: the state just before it."""
+        from django.db import connection
+        from django.db.migrations.executor import MigrationExecutor
+
+        return list(MigrationExecutor(connection).loader.graph.nodes[target].dependencies)
+
+    @staticmethod
+    def petition(apps):
+        """A petition made with the historical model, as a data migration would find it."""
+        now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        return apps.get_model("petitions", "Petition").objects.create(
+            slug="p", goal=10, opens_at=now, closes_at=now + dt.timedelta(days=1)
+        )
+
+
+@pytest.fixture
+def migrator(transactional_db):
+    """A Migrator; the database is back at the latest migrations afterwards, whatever the test
+    did."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    yield Migrator()
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())

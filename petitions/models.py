@@ -266,15 +266,6 @@ class SignatureQuerySet(models.QuerySet):
             pk, email_due = cursor.fetchone()
         return pk, bool(email_due)
 
-    def lock_unerased(self, pk: int) -> "Signature | None":
-        """The signature with its petition, row-locked until the transaction ends."""
-        return (
-            self.select_for_update()
-            .select_related("petition")
-            .filter(pk=pk, erased_at__isnull=True)
-            .first()
-        )
-
 
 # Module-level so that the models' Meta constraints can name them.
 class SignatureStatus(models.TextChoices):

@@ -11,7 +11,6 @@ from unittest import mock
 import pytest
 from django.core import mail, signing
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
@@ -323,29 +322,17 @@ def test_it_asks_for_nothing_when_an_older_link_names_an_id_no_row_can_have(clie
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_gives_existing_signatures_public_ids_when_migrating():
-    executor = MigrationExecutor(connection)
+def test_it_gives_existing_signatures_public_ids_when_migrating(migrator):
     target = ("petitions", "0012_signature_public_id")
-    before = executor.loader.graph.nodes[target].dependencies
-    try:
-        executor.migrate(before)
-        apps = executor.loader.project_state(before).apps
-        now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-        petition = apps.get_model("petitions", "Petition").objects.create(
-            slug="p", goal=10, opens_at=now, closes_at=now + dt.timedelta(days=1)
-        )
-        OldSignature = apps.get_model("petitions", "Signature")
-        for n in range(5):
-            OldSignature.objects.create(petition=petition, email=f"s{n}@example.org", country="NL")
-        executor = MigrationExecutor(connection)
-        executor.migrate([target])
-        Migrated = executor.loader.project_state([target]).apps.get_model("petitions", "Signature")
-        public_ids = list(Migrated.objects.values_list("public_id", flat=True))
-        assert len(public_ids) == len(set(public_ids)) == 5
-        assert all(isinstance(public_id, uuid.UUID) for public_id in public_ids)
-        executor = MigrationExecutor(connection)
-        executor.migrate(before)  # and back: the column goes, the rows stay
-        assert OldSignature.objects.count() == 5
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    before = migrator.before(target)
+    apps = migrator.migrate(before)
+    petition = migrator.petition(apps)
+    OldSignature = apps.get_model("petitions", "Signature")
+    for n in range(5):
+        OldSignature.objects.create(petition=petition, email=f"s{n}@example.org", country="NL")
+    Migrated = migrator.migrate([target]).get_model("petitions", "Signature")
+    public_ids = list(Migrated.objects.values_list("public_id", flat=True))
+    assert len(public_ids) == len(set(public_ids)) == 5
+    assert all(isinstance(public_id, uuid.UUID) for public_id in public_ids)
+    migrator.migrate(before)  # and back: the column goes, the rows stay
+    assert OldSignature.objects.count() == 5

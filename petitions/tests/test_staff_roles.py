@@ -9,8 +9,6 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.sites import site
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
@@ -92,65 +90,56 @@ def test_it_gives_each_role_exactly_its_permissions(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_reshapes_the_old_roles_keeping_their_members_and_forgets_signers_in_the_logs(
-    django_user_model,
+    django_user_model, migrator
 ):
     before = [("petitions", "0009_personal_data_access")]
     after = [("petitions", "0011_no_signer_data_in_records")]
-    executor = MigrationExecutor(connection)
-    try:
-        executor.migrate(before)  # the roles as 0003 made them
-        old = executor.loader.project_state(before).apps
-        Group_ = old.get_model("auth", "Group")
-        moderator = django_user_model.objects.create_user("moderator")
-        exporter = django_user_model.objects.create_user("exporter")
-        moderator.groups.add(Group_.objects.get(name="Campaign staff").pk)
-        exporter.groups.add(Group_.objects.get(name="Signature exporters").pk)
-        # What was written before: a signer's name in the admin's log, an address searched for.
-        entry = LogEntry.objects.create(
-            user=moderator,
-            content_type_id=old.get_model("contenttypes", "ContentType")
-            .objects.get(app_label="petitions", model="signature")
-            .pk,
-            object_id="42",
-            object_repr="Zelda Quarantino",
-            action_flag=CHANGE,
-        )
-        old.get_model("petitions", "ExportRecord").objects.create(
-            kind="admin", username="exporter", filters={"q": [EMAIL], "status__exact": ["x"]}
-        )
+    old = migrator.migrate(before)  # the roles as 0003 made them
+    Group_ = old.get_model("auth", "Group")
+    moderator = django_user_model.objects.create_user("moderator")
+    exporter = django_user_model.objects.create_user("exporter")
+    moderator.groups.add(Group_.objects.get(name="Campaign staff").pk)
+    exporter.groups.add(Group_.objects.get(name="Signature exporters").pk)
+    # What was written before: a signer's name in the admin's log, an address searched for.
+    entry = LogEntry.objects.create(
+        user=moderator,
+        content_type_id=old.get_model("contenttypes", "ContentType")
+        .objects.get(app_label="petitions", model="signature")
+        .pk,
+        object_id="42",
+        object_repr="Zelda Quarantino",
+        action_flag=CHANGE,
+    )
+    old.get_model("petitions", "ExportRecord").objects.create(
+        kind="admin", username="exporter", filters={"q": [EMAIL], "status__exact": ["x"]}
+    )
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
-        memberships = {
-            user.username: set(user.groups.values_list("name", flat=True))
-            for user in (moderator, exporter)
-        }
-        assert memberships == {
-            "moderator": {"Campaign staff", "Editors"},  # they edited stories before
-            "exporter": {"Data officers"},
-        }
-        assert not Group.objects.filter(name="Signature exporters").exists()
-        entry.refresh_from_db()
-        assert entry.object_repr == "Signature #42"
-        assert ExportRecord.objects.get().filters == {"status__exact": ["x"], "search": "yes"}
+    state = migrator.migrate(after)
+    memberships = {
+        user.username: set(user.groups.values_list("name", flat=True))
+        for user in (moderator, exporter)
+    }
+    assert memberships == {
+        "moderator": {"Campaign staff", "Editors"},  # they edited stories before
+        "exporter": {"Data officers"},
+    }
+    assert not Group.objects.filter(name="Signature exporters").exists()
+    entry.refresh_from_db()
+    assert entry.object_repr == "Signature #42"
+    assert ExportRecord.objects.get().filters == {"status__exact": ["x"], "search": "yes"}
 
-        # Again: nothing changes, and whom a superuser took out of the editors stays out.
-        moderator.groups.remove(Group.objects.get(name="Editors"))
-        state = executor.loader.project_state(after).apps
-        ROLES_MIGRATION.reshape_roles(state, None)
-        assert Group.objects.count() == 3
-        assert set(moderator.groups.values_list("name", flat=True)) == {"Campaign staff"}
-        assert set(exporter.groups.values_list("name", flat=True)) == {"Data officers"}
-        assert "petitions.view_personal_data" in permissions_of("Data officers")
+    # Again: nothing changes, and whom a superuser took out of the editors stays out.
+    moderator.groups.remove(Group.objects.get(name="Editors"))
+    ROLES_MIGRATION.reshape_roles(state, None)
+    assert Group.objects.count() == 3
+    assert set(moderator.groups.values_list("name", flat=True)) == {"Campaign staff"}
+    assert set(exporter.groups.values_list("name", flat=True)) == {"Data officers"}
+    assert "petitions.view_personal_data" in permissions_of("Data officers")
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(before)  # and back
-        assert set(exporter.groups.values_list("name", flat=True)) == {"Signature exporters"}
-        assert "stories.change_story" in permissions_of("Campaign staff")
-        assert not Group.objects.filter(name__in=["Editors", "Data officers"]).exists()
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    migrator.migrate(before)  # and back
+    assert set(exporter.groups.values_list("name", flat=True)) == {"Signature exporters"}
+    assert "stories.change_story" in permissions_of("Campaign staff")
+    assert not Group.objects.filter(name__in=["Editors", "Data officers"]).exists()
 
 
 # Editors -----------------------------------------------------------------------------------
