@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import BASE, recreate, scratch_database
+from harness import BASE, recreate, scratch_database, source_database_url
 
 sys.path.insert(0, str(BASE))
 
@@ -69,11 +69,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(BASE / "bench" / "EXPORT.md"))
     options = parser.parse_args()
 
-    source_url = os.environ.get("DATABASE_URL", "")
-    if not source_url.startswith(("postgres://", "postgresql://")):
-        sys.exit(
-            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://root@127.0.0.1:5432/test"
-        )
+    source_url = source_database_url()
     url, admin_url, name = scratch_database(source_url, "bench_export")
     recreate(admin_url, name)
     os.environ["DATABASE_URL"] = url

@@ -50,6 +50,7 @@ from harness import (
     recreate,
     scratch_database,
     signing_command,
+    source_database_url,
 )  # fmt: skip
 from signing import form_data
 
@@ -704,7 +705,7 @@ def write_results(path: Path, records: list[Scenario], started_at) -> None:
 
 
 def main() -> None:
-    source = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/test")
+    source = source_database_url()
     db_url, admin_url, db_name = scratch_database(source, "faults")
     cache_url = os.environ.get("FAULTS_CACHE_URL", "redis://127.0.0.1:6379/6")
     sink = Sink(free_port())

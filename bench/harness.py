@@ -38,10 +38,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def source_database_url() -> str:
+    """The PostgreSQL server the bench scripts use: DATABASE_URL, or this machine's."""
+    url = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/test")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://root@127.0.0.1:5432/test"
+        )
+    return url
+
+
 def scratch_database(url: str, suffix: str) -> tuple[str, str, str]:
+    """A scratch database beside the one `url` names: its URL, the URL to create and drop it
+    from (the server's maintenance database, so that the one `url` names need not exist:
+    pytest makes its own, test_<name>), and its name."""
     parts = urlsplit(url)
     name = f"{parts.path.lstrip('/') or 'postgres'}_{suffix}"
-    return urlunsplit(parts._replace(path=f"/{name}")), urlunsplit(parts), name
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    return urlunsplit(parts._replace(path=f"/{name}")), admin_url, name
 
 
 def recreate(admin_url: str, name: str, *, drop_only: bool = False) -> None:

@@ -40,6 +40,7 @@ from harness import (
     recreate,
     scratch_database,
     signing_command,
+    source_database_url,
 )  # fmt: skip
 
 CONCURRENCY = (16, 64)
@@ -150,7 +151,7 @@ def main() -> None:
                 f"{tool} is not installed (apt-get install wrk postgresql-client redis-tools)"
             )
 
-    source = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/test")
+    source = source_database_url()
     db_url, admin_url, db_name = scratch_database(source, "bench")
     cache_url = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/7")
     port = free_port()

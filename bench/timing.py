@@ -32,9 +32,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from harness import BASE, machine, recreate, scratch_database
+from harness import BASE, machine, recreate, scratch_database, source_database_url
 
 sys.path.insert(0, str(BASE))
 
@@ -399,15 +398,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(BASE / "bench" / "TIMING.md"))
     options = parser.parse_args()
 
-    source_url = os.environ.get("DATABASE_URL", "")
-    if not source_url.startswith(("postgres://", "postgresql://")):
-        sys.exit(
-            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://root@127.0.0.1:5432/test"
-        )
-    url, _source, name = scratch_database(source_url, "bench_timing")
-    # Created and dropped from the server's maintenance database: the one DATABASE_URL names
-    # need not exist (pytest makes its own, test_<name>).
-    admin_url = urlunsplit(urlsplit(source_url)._replace(path="/postgres"))
+    url, admin_url, name = scratch_database(source_database_url(), "bench_timing")
     recreate(admin_url, name)
     try:
         configure(url)
