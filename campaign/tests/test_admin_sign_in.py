@@ -57,6 +57,13 @@ def test_it_refuses_the_password_alone_or_a_wrong_code(client, staff, otp_token)
     assert client.get(reverse("admin:index")).status_code == 302  # back to the sign-in page
 
 
+def test_it_says_what_to_do_when_the_code_does_not_match(client, staff):
+    wrong = "000000" if code(staff.app) != "000000" else "000001"
+    html = sign_in(client, "target", PASSWORD, wrong).content.decode()
+    assert "That code does not match" in html
+    assert "or one of your recovery codes" in html
+
+
 def test_it_accepts_each_recovery_code_once(client, staff):
     assert sign_in(client, "target", PASSWORD, "recovery1").status_code == 302
     other = Client()
