@@ -11,7 +11,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
+
+from campaign.languages import SITE_LANGUAGES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -69,6 +70,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 
 INSTALLED_APPS = [
+    # Content per language (before the admin, whose forms it extends): see stories/translation.py.
+    "modeltranslation",
     "campaign.apps.CampaignAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -191,10 +194,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Languages: English unprefixed, Dutch under /nl/.
+# Languages: English unprefixed, the others under their code (/nl/, /ru/, ...): see
+# campaign/languages.py. Country names for the languages django-countries has no catalogue for
+# come from the Unicode CLDR (manage.py country_names).
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("nl", _("Dutch"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGES = [(language.code, language.name) for language in SITE_LANGUAGES]
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "campaign" / "country_names"]
+# English dates read "30 November 2026"; the other languages use Django's own formats.
+FORMAT_MODULE_PATH = ["campaign.formats"]
+# Content translations: one column per language; which language a reader is shown is decided per
+# object (campaign.lib.translated), so modeltranslation's own fallback is only for staff views.
+MODELTRANSLATION_DEFAULT_LANGUAGE = LANGUAGE_CODE
+MODELTRANSLATION_FALLBACK_LANGUAGES = tuple(code for code, _name in LANGUAGES)
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

@@ -2,6 +2,7 @@ import copy
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
@@ -20,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_countries import countries
 
+from campaign.lib.translated import TranslatedContentAdmin
 from petitions import exports, services
 from petitions.access import (
     can_erase,
@@ -106,8 +108,19 @@ class AuditRecordAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         return False
 
 
+class HandInForm(helpers.ActionForm):
+    """Beside the action menu: the language of the hand-in's printable summary."""
+
+    summary_language = forms.ChoiceField(
+        label=_("Hand-in summary in"),
+        choices=settings.LANGUAGES,
+        initial=settings.LANGUAGE_CODE,
+        required=False,
+    )
+
+
 @admin.register(Petition)
-class PetitionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class PetitionAdmin(DeclaredFiltersOnly, TranslatedContentAdmin):
     list_display = [
         "title",
         "state",
@@ -116,6 +129,7 @@ class PetitionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         "goal",
         "closes_at",
         "handed_in_count",
+        "translations_missing",
     ]
     # What is counted from the signatures, for staff who may see them (not editors).
     counts = ["confirmed", "pending", "handed_in_count"]
@@ -126,6 +140,7 @@ class PetitionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     # Set by whoever may create petitions; editors change a petition's text only.
     setup_fields = ["slug", "is_published", "opens_at", "closes_at", "goal"]
     actions = ["hand_in"]
+    action_form = HandInForm
     fieldsets = [
         (None, {"fields": ["title", "slug", "addressees", "language"]}),
         (_("Text"), {"fields": ["intro", "demands"]}),
@@ -201,7 +216,11 @@ class PetitionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, _("Choose exactly one petition to hand in."), messages.ERROR)
             return None
-        package = services.hand_in(petition=queryset.get(), user=request.user)
+        form = HandInForm(request.POST)
+        language = settings.LANGUAGE_CODE
+        if form.is_valid() and form.cleaned_data["summary_language"]:
+            language = form.cleaned_data["summary_language"]
+        package = services.hand_in(petition=queryset.get(), user=request.user, language=language)
         return FileResponse(package.file, as_attachment=True, filename=package.filename)
 
 

@@ -1,11 +1,16 @@
 """The campaign's petition: the call to governments at the UN to protect human-rights defenders."""
 
 import datetime as dt
+from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
+from campaign.lib.translated import load_seed
 from petitions.models import Petition
+
+# The call in every site language: petitions/seed/<slug>.<language>.toml.
+SEED = Path(__file__).resolve().parent / "seed"
 
 SLUG = "protect-human-rights-defenders"
 
@@ -38,23 +43,20 @@ DEMANDS = """\
 
 @transaction.atomic
 def load_petition(*, reset: bool = False) -> dict[str, int]:
-    """Create the campaign petition if it is missing: open now, closing in a year."""
+    """Create the campaign petition if it is missing (open now, closing in a year), with its
+    translations; `reset` puts the text back and keeps the dates staff set."""
     now = timezone.now()
-    defaults = {
+    row = {
+        "slug": SLUG,
         "title": "Protect human-rights defenders everywhere",
         "intro": INTRO,
         "demands": DEMANDS,
         "addressees": "governments meeting at the United Nations",
+        "language": "en",
         "goal": 100_000,
-        "opens_at": now,
-        "closes_at": now + dt.timedelta(days=365),
         "is_published": True,
     }
-    if reset:
-        # Keep the dates staff set; put the text back.
-        for field in ("opens_at", "closes_at"):
-            defaults.pop(field)
-        _petition, created = Petition.objects.update_or_create(slug=SLUG, defaults=defaults)
-        return {"created": int(created), "updated": int(not created)}
-    _petition, created = Petition.objects.get_or_create(slug=SLUG, defaults=defaults)
-    return {"created": int(created), "updated": 0}
+    if not reset or not Petition.objects.filter(slug=SLUG).exists():
+        row |= {"opens_at": now, "closes_at": now + dt.timedelta(days=365)}
+    created, updated = load_seed(Petition, "slug", [row], reset=reset, folder=SEED)
+    return {"created": created, "updated": updated}

@@ -20,7 +20,7 @@ from typing import IO
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_countries import countries
 
 from petitions.models import ExportRecord, Petition, Signature
@@ -227,13 +227,16 @@ class HandInPackage:
     total: int  # the confirmed signatures in it
 
 
-def write_hand_in(petition: Petition, *, frozen_at: dt.datetime) -> HandInPackage:
+def write_hand_in(
+    petition: Petition, *, frozen_at: dt.datetime, language: str = "en"
+) -> HandInPackage:
     """Write the hand-in ZIP for a petition to a temporary file.
 
     The signatures CSV (names of signers who opted out left out), a per-country summary, a
     printable summary and a manifest with the SHA-256 of each file all come from one
-    database snapshot (the caller's, when it opened one). Freezing the count is the
-    caller's: see services.hand_in.
+    database snapshot (the caller's, when it opened one). The printable summary and the
+    country names are in `language`. Freezing the count is the caller's: see
+    services.hand_in.
     """
     package = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it
     with snapshot():
@@ -249,22 +252,26 @@ def write_hand_in(petition: Petition, *, frozen_at: dt.datetime) -> HandInPackag
                 "signatures.csv",
                 iter_csv(export_rows(signatures), header=HAND_IN_HEADER, row=hand_in_row),
             )
-            hashes["countries.csv"] = _add_text(archive, "countries.csv", _country_csv(by_country))
-            summary = render_to_string(
-                "petitions/hand_in_summary.html",
-                {
-                    "petition": petition,
-                    "total": total,
-                    "by_country": [
-                        (code, countries.name(code), n) for code, n in _pairs(by_country)
-                    ],
-                    "frozen_at": frozen_at,
-                },
-            )
+            with translation.override(language):
+                hashes["countries.csv"] = _add_text(
+                    archive, "countries.csv", _country_csv(by_country)
+                )
+                summary = render_to_string(
+                    "petitions/hand_in_summary.html",
+                    {
+                        "petition": petition,
+                        "total": total,
+                        "by_country": [
+                            (code, countries.name(code), n) for code, n in _pairs(by_country)
+                        ],
+                        "frozen_at": frozen_at,
+                    },
+                )
             hashes["summary.html"] = _add_text(archive, "summary.html", [summary])
             manifest = {
                 "petition": petition.slug,
-                "title": petition.title,
+                "title": petition.text_in("title", "en") or petition.title,
+                "summary_language": language,
                 "frozen_at": _iso_utc(frozen_at),
                 "confirmed_signatures": total,
                 "files": {name: {"sha256": digest} for name, digest in hashes.items()},

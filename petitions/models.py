@@ -20,7 +20,7 @@ from django_countries import countries
 from django_countries.fields import CountryField
 
 from campaign.lib.fields import content_language_field
-from campaign.lib.markdown import render_markdown
+from campaign.lib.translated import TranslatedContent
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class PetitionStats:
         return self.toward_goal * 100 // self.goal
 
 
-class Petition(models.Model):
+class Petition(TranslatedContent):
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
     title = models.CharField(_("title"), max_length=200)
     intro = models.TextField(_("introduction"), help_text=_("Markdown."))
@@ -103,8 +103,8 @@ class Petition(models.Model):
     )
     language = content_language_field(
         _(
-            "The language the petition is written in, so that it is read correctly on pages in "
-            "other languages."
+            "The language the petition was written in. The English text is the one handed in, "
+            "whatever the original."
         )
     )
     goal = models.PositiveIntegerField(_("signature goal"))
@@ -152,13 +152,13 @@ class Petition(models.Model):
         is frozen."""
         return self.is_published and self.has_opened and not self.has_closed
 
-    @cached_property
+    @property
     def intro_html(self) -> SafeString:
-        return render_markdown(self.intro)
+        return self.markdown("intro")
 
-    @cached_property
+    @property
     def demands_html(self) -> SafeString:
-        return render_markdown(self.demands)
+        return self.markdown("demands")
 
     # Counting -------------------------------------------------------------------------------
 
@@ -400,8 +400,10 @@ class SignatureTallyQuerySet(models.QuerySet):
             .values("total")
         )
         latest = BreakdownSnapshot.objects.filter(petition=OuterRef("pk")).order_by("-period_start")
+        # A plain queryset: modeltranslation's values() would select every translated column.
         row = (
-            Petition.objects.filter(pk=petition.pk)
+            models.QuerySet(Petition)
+            .filter(pk=petition.pk)
             .values(
                 live_count=Coalesce(Subquery(live), 0),
                 **{f"snapshot_{name}": Subquery(latest.values(name)[:1]) for name in _SNAPSHOT},

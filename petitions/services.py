@@ -385,9 +385,10 @@ def recount_signatures(petition: Petition) -> Recount:
     return Recount(petition=petition, before=before, after=after)
 
 
-def hand_in(*, petition: Petition, user=None) -> exports.HandInPackage:
+def hand_in(*, petition: Petition, user=None, language: str = "en") -> exports.HandInPackage:
     """Write the package handed to governments and freeze the petition's count at the figure
-    in it, with its moment: both in one database snapshot, so they cannot differ."""
+    in it, with its moment: both in one database snapshot, so they cannot differ. The printable
+    summary is in `language` (English unless staff choose another)."""
     frozen_at = timezone.now()
     record = exports.start_record(
         kind=ExportRecord.Kind.HAND_IN,
@@ -396,7 +397,7 @@ def hand_in(*, petition: Petition, user=None) -> exports.HandInPackage:
         filters={"petition": petition.slug},
     )
     with exports.snapshot():
-        package = exports.write_hand_in(petition, frozen_at=frozen_at)
+        package = exports.write_hand_in(petition, frozen_at=frozen_at, language=language)
         Petition.objects.filter(pk=petition.pk).update(
             handed_in_count=package.total, handed_in_at=frozen_at
         )

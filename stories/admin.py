@@ -3,11 +3,12 @@ from django.db import models
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from campaign.lib.translated import TranslatedContentAdmin
 from stories.models import Milestone, Story
 
 
 @admin.register(Story)
-class StoryAdmin(admin.ModelAdmin):
+class StoryAdmin(TranslatedContentAdmin):
     list_display = [
         "headline",
         "country",
@@ -16,6 +17,7 @@ class StoryAdmin(admin.ModelAdmin):
         "is_published",
         "published_at",
         "is_sample",
+        "translations_missing",
         "view_on_site_link",
     ]
     list_display_links = ["headline"]
@@ -28,7 +30,7 @@ class StoryAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["headline", "slug", "country", "defender_name", "name_is_pseudonym"]}),
         (_("Partner"), {"fields": ["partner_name", "partner_url"]}),
-        (_("Text"), {"fields": ["teaser", "body", "language", "is_sample"]}),
+        (_("Text"), {"fields": ["language", "teaser", "body", "is_sample"]}),
         (_("Portrait"), {"fields": ["portrait", "portrait_alt"]}),
         (
             _("Publication"),
@@ -43,8 +45,15 @@ class StoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(admin.ModelAdmin):
-    list_display = ["title", "date", "precision", "is_published", "is_sample"]
+class MilestoneAdmin(TranslatedContentAdmin):
+    list_display = [
+        "title",
+        "date",
+        "precision",
+        "is_published",
+        "is_sample",
+        "translations_missing",
+    ]
     list_filter = ["is_published", "is_sample"]
     search_fields = ["title", "description"]
     date_hierarchy = "date"

@@ -1,15 +1,21 @@
 """The campaign's seed content: the eight stories and the milestones.
 
 Only the Azerbaijan story tells a real person's story, from facts the Human Rights House Network
-published. The other seven are sample text, marked as such on the page, for staff to replace in
-the admin with the defenders' own stories.
+published; it is written in English and translated into every site language (stories/seed/).
+The other seven are sample text, marked as such on the page, for staff to replace in the admin
+with the defenders' own stories: each is written in its country's language, with an English
+translation.
 """
 
 import datetime as dt
+from pathlib import Path
 
 from django.db import transaction
 
+from campaign.lib.translated import load_seed
 from stories.models import Milestone, Story
+
+SEED = Path(__file__).resolve().parent / "seed"
 
 THREATS = (
     "Across the world, people who speak up against abuses are met with intimidation: "
@@ -79,12 +85,19 @@ defenders take when they do.
 
 
 def _sample(
-    country: str, country_name: str, partner: str, order: int, *, article: str = ""
+    country: str,
+    country_name: str,
+    partner: str,
+    order: int,
+    *,
+    language: str,
+    article: str = "",
 ) -> dict:
     in_country = f"{article}{country_name}"
     return {
         "slug": country_name.lower(),
         "country": country,
+        "language": language,
         "headline": f"A story from {in_country}",
         "defender_name": "Name to follow",
         "partner_name": partner,
@@ -100,11 +113,13 @@ def _sample(
 
 # In the order the campaign presents them.
 STORIES = [
-    _sample("NL", "Netherlands", "Netherlands Helsinki Committee", 10, article="the "),
-    _sample("UA", "Ukraine", "ZMINA Human Rights Centre", 20),
-    _sample("HU", "Hungary", "Hungarian Helsinki Committee", 30),
-    _sample("TR", "Turkey", "Association for Monitoring Equal Rights", 40),
-    _sample("KZ", "Kazakhstan", "Public Association Dignity", 50),
+    _sample(
+        "NL", "Netherlands", "Netherlands Helsinki Committee", 10, language="nl", article="the "
+    ),
+    _sample("UA", "Ukraine", "ZMINA Human Rights Centre", 20, language="uk"),
+    _sample("HU", "Hungary", "Hungarian Helsinki Committee", 30, language="hu"),
+    _sample("TR", "Turkey", "Association for Monitoring Equal Rights", 40, language="tr"),
+    _sample("KZ", "Kazakhstan", "Public Association Dignity", 50, language="kk"),
     {
         "slug": "azerbaijan",
         "country": "AZ",
@@ -116,11 +131,12 @@ STORIES = [
             "show the world what the contest's glitter hid, and paid for it with his freedom."
         ),
         "body": AZERBAIJAN_BODY,
+        "language": "en",
         "sort_order": 60,
         "is_sample": False,
     },
-    _sample("RU", "Russia", "Human Rights Center Memorial", 70),
-    _sample("PL", "Poland", "Helsinki Foundation for Human Rights", 80),
+    _sample("RU", "Russia", "Human Rights Center Memorial", 70, language="ru"),
+    _sample("PL", "Poland", "Helsinki Foundation for Human Rights", 80, language="pl"),
 ]
 
 MILESTONES = [
@@ -177,20 +193,6 @@ MILESTONES = [
 ]
 
 
-def _load(model, key: str, rows: list[dict], *, reset: bool) -> tuple[int, int]:
-    created = updated = 0
-    for row in rows:
-        defaults = dict(row)
-        lookup = {key: defaults.pop(key)}
-        if reset:
-            _, was_created = model.objects.update_or_create(**lookup, defaults=defaults)
-        else:
-            _, was_created = model.objects.get_or_create(**lookup, defaults=defaults)
-        created += was_created
-        updated += reset and not was_created
-    return created, updated
-
-
 @transaction.atomic
 def load_stories(*, reset: bool = False) -> dict[str, int]:
     """Create the seed stories and milestones that are missing.
@@ -198,6 +200,6 @@ def load_stories(*, reset: bool = False) -> dict[str, int]:
     Content staff have edited is left alone; `reset=True` puts the seed text back.
     """
     stories = [{**row, "is_published": True} for row in STORIES]
-    created, updated = _load(Story, "slug", stories, reset=reset)
-    more_created, more_updated = _load(Milestone, "key", MILESTONES, reset=reset)
+    created, updated = load_seed(Story, "slug", stories, reset=reset, folder=SEED)
+    more_created, more_updated = load_seed(Milestone, "key", MILESTONES, reset=reset, folder=SEED)
     return {"created": created + more_created, "updated": updated + more_updated}

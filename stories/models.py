@@ -12,7 +12,7 @@ from django_countries.fields import CountryField
 
 from campaign.lib import images
 from campaign.lib.fields import content_language_field
-from campaign.lib.markdown import render_markdown
+from campaign.lib.translated import TranslatedContent, written_in_original
 from stories.validators import validate_portrait_extension, validate_portrait_file
 
 
@@ -34,7 +34,7 @@ class PublishedQuerySet(models.QuerySet):
         return self.aggregate(latest=Max("updated_at"))["latest"]
 
 
-class Story(models.Model):
+class Story(TranslatedContent):
     country = CountryField(_("country"))
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
     headline = models.CharField(_("headline"), max_length=200)
@@ -66,8 +66,8 @@ class Story(models.Model):
     )
     language = content_language_field(
         _(
-            "The language the story is written in, so browsers and screen readers read it "
-            "correctly on pages in other languages."
+            "The language the story was written in. Its translations say so, and where one is "
+            "missing readers see this original."
         )
     )
     portrait = images.ImageField(
@@ -122,7 +122,7 @@ class Story(models.Model):
         verbose_name_plural = _("stories")
         constraints = [
             models.CheckConstraint(
-                condition=Q(portrait="") | ~Q(portrait_alt=""),
+                condition=Q(portrait="") | written_in_original("portrait_alt"),
                 name="story_portrait_has_alt_text",
                 violation_error_message=_("Describe the portrait for people who cannot see it."),
             ),
@@ -158,13 +158,13 @@ class Story(models.Model):
         """The portrait's JPEG, its size and its WebP renditions, for _picture.html."""
         return PORTRAIT_IMAGES.picture(self.portrait)
 
-    @cached_property
+    @property
     def body_html(self) -> SafeString:
-        return render_markdown(self.body)
+        return self.markdown("body")
 
     def neighbours(self) -> tuple["Story | None", "Story | None"]:
         """The published stories before and after this one, in reading order."""
-        published = Story.objects.published().only("slug", "headline", "country", "language")
+        published = Story.objects.published()
         before = Q(sort_order__lt=self.sort_order) | Q(sort_order=self.sort_order, id__lt=self.id)
         after = Q(sort_order__gt=self.sort_order) | Q(sort_order=self.sort_order, id__gt=self.id)
         previous = published.filter(before).order_by("-sort_order", "-id").first()
@@ -179,7 +179,7 @@ class MilestonePrecision(models.TextChoices):
     YEAR = "year", _("year")
 
 
-class Milestone(models.Model):
+class Milestone(TranslatedContent):
     Precision = MilestonePrecision
 
     key = models.SlugField(
@@ -191,6 +191,9 @@ class Milestone(models.Model):
     )
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), help_text=_("Markdown, as in stories."))
+    language = content_language_field(
+        _("The language the milestone was written in; shown where a translation is missing.")
+    )
     is_published = models.BooleanField(_("published"), default=True)
     published_at = models.DateTimeField(_("publication date"), default=timezone.now)
     is_sample = models.BooleanField(_("sample text"), default=False)
@@ -212,13 +215,13 @@ class Milestone(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    @cached_property
+    @property
     def description_html(self) -> SafeString:
-        return render_markdown(self.description)
+        return self.markdown("description")
 
     @property
     def date_format(self) -> str:
-        return {"day": "j F Y", "month": "F Y", "year": "Y"}[self.precision]
+        return {"day": "DATE_FORMAT", "month": "YEAR_MONTH_FORMAT", "year": "Y"}[self.precision]
 
     @property
     def iso_date(self) -> str:

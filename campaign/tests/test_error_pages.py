@@ -19,7 +19,7 @@ def test_it_shows_the_404_page_in_the_site_design(client):
 def test_it_shows_the_dutch_404_page_under_nl(client):
     response = client.get("/nl/no-such-page/")
     assert response.status_code == 404
-    assert '<html lang="nl">' in response.content.decode()
+    assert '<html lang="nl" dir="ltr">' in response.content.decode()
 
 
 def test_it_shows_a_calm_500_page_without_details(client, settings):

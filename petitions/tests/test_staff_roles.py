@@ -167,16 +167,18 @@ def test_it_lets_editors_change_a_petitions_text_but_not_how_it_is_signed(as_rol
     page = editor.get(url)
     assert page.status_code == 200
     assert "report" not in page.context  # what is counted from signatures is not theirs
-    assert 'name="title"' in page.content.decode()
+    assert 'name="title_en"' in page.content.decode()
+    assert 'name="title_ru"' in page.content.decode()
     assert 'name="goal"' not in page.content.decode()
     response = editor.post(
         url,
         {
-            "title": "Protect all defenders",
-            "addressees": "governments",
+            "title_en": "Protect all defenders",
+            "addressees_en": "governments",
             "language": petition.language,
-            "intro": "New intro.",
-            "demands": "- One.",
+            "intro_en": "New intro.",
+            "demands_en": "- One.",
+            "title_ru": "Защитите всех правозащитников",
             "goal": 1,
             "slug": "changed",
             "is_published": "",
@@ -185,6 +187,7 @@ def test_it_lets_editors_change_a_petitions_text_but_not_how_it_is_signed(as_rol
     assert response.status_code == 302
     petition.refresh_from_db()
     assert (petition.title, petition.intro) == ("Protect all defenders", "New intro.")
+    assert petition.title_ru == "Защитите всех правозащитников"
     assert (petition.goal, petition.slug, petition.is_published) == (
         1000,
         "protect-defenders",

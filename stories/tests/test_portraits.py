@@ -197,14 +197,14 @@ def test_it_refuses_a_decompression_bomb_with_a_message(make_story, media):
 
 def admin_form(**fields) -> dict:
     return {
-        "headline": "Uploaded in the admin",
+        "headline_en": "Uploaded in the admin",
         "slug": "uploaded-in-the-admin",
         "country": "NL",
         "defender_name": "A defender",
-        "teaser": "A teaser.",
-        "body": "A body.",
+        "teaser_en": "A teaser.",
+        "body_en": "A body.",
         "language": "en",
-        "portrait_alt": ALT,
+        "portrait_alt_en": ALT,
         "sort_order": "1",
         **fields,
     }

@@ -25,12 +25,12 @@ def test_it_searches_and_filters_stories(superuser_client, make_story):
     assert [s.headline for s in filtered] == ["Other headline"]
 
 
-def test_it_prepopulates_the_slug_from_the_headline(superuser_client):
+def test_it_prepopulates_the_slug_from_the_english_headline(superuser_client):
     response = superuser_client.get(reverse("admin:stories_story_add"))
     assert response.status_code == 200
     [prepopulated] = response.context["adminform"].prepopulated_fields
     assert prepopulated["field"].name == "slug"
-    assert [field.name for field in prepopulated["dependencies"]] == ["headline"]
+    assert [field.name for field in prepopulated["dependencies"]] == ["headline_en"]
 
 
 def test_it_escapes_html_in_the_admin_list(superuser_client, make_story):

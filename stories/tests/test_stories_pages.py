@@ -167,7 +167,7 @@ def test_it_serves_each_page_with_landmarks_and_a_skip_link(client, db, name):
     assert response.status_code == 200
     html = response.content.decode()
     assert html.startswith("<!DOCTYPE html>")
-    assert '<html lang="en">' in html
+    assert '<html lang="en" dir="ltr">' in html
     assert '<a class="skip-link" href="#main">' in html
     for landmark in ('<header class="site-header">', '<main id="main"', "<footer", "<nav"):
         assert landmark in html

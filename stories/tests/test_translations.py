@@ -29,7 +29,7 @@ def test_it_serves_dutch_pages_in_dutch(client, name):
     response = client.get(dutch(name))
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<html lang="nl">' in html
+    assert '<html lang="nl" dir="ltr">' in html
     assert "Naar de inhoud" in html  # the skip link
     assert "Skip to content" not in html
     assert 'hreflang="en"' in html
@@ -46,7 +46,7 @@ def test_it_translates_the_home_page_and_country_names(client, make_story):
 def test_it_marks_english_story_text_as_english_on_dutch_pages(client, make_story):
     story = make_story(headline="An English headline")
     html = client.get(dutch("stories:detail", slug=story.slug)).content.decode()
-    assert '<html lang="nl">' in html
+    assert '<html lang="nl" dir="ltr">' in html
     assert '<h1 lang="en">An English headline</h1>' in html
     assert '<div class="story__body prose" lang="en">' in html
     assert "Alle verhalen" in html  # the navigation, in Dutch
@@ -64,7 +64,7 @@ def test_it_switches_language_on_the_same_page(client, make_story):
 def test_it_shows_english_at_the_root_whatever_the_browser_asks_for(client, db):
     response = client.get("/", HTTP_ACCEPT_LANGUAGE="nl")
     assert response.status_code == 200
-    assert '<html lang="en">' in response.content.decode()
+    assert '<html lang="en" dir="ltr">' in response.content.decode()
 
 
 def test_it_has_a_complete_dutch_catalogue():
