@@ -113,3 +113,32 @@ def test_it_reads_the_package_and_freezes_the_count_in_one_snapshot(petition, ma
     assert first < freeze
     assert not any("SAVEPOINT" in sql for sql in statements)
     assert Petition.objects.get().handed_in_count == package.total == 1
+
+
+def test_it_writes_the_summary_in_the_language_staff_choose(
+    sign_in_staff, django_user_model, petition, make_signature
+):
+    user = django_user_model.objects.create_user("lead", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name="Data officers"))
+    client = sign_in_staff(user)
+    petition.title_ru = "Защитите правозащитников"
+    petition.intro_ru, petition.demands_ru, petition.addressees_ru = "Вступление.", "- Т.", "ООН"
+    petition.save()
+    for _ in range(21):
+        make_signature(petition, confirmed=True, country="KZ")
+    changelist = client.get(reverse("admin:petitions_petition_changelist")).content.decode()
+    assert '<select name="summary_language"' in changelist
+    response = client.post(
+        reverse("admin:petitions_petition_changelist"),
+        {"action": "hand_in", "_selected_action": [petition.pk], "summary_language": "ru"},
+    )
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    summary = archive.read("summary.html").decode("utf-8")
+    assert '<html lang="ru">' in summary
+    assert "<h1>Защитите правозащитников</h1>" in summary
+    assert "<strong>21</strong> подтверждённая подпись" in summary  # 21: the singular form
+    assert "<td>Казахстан</td>" in summary
+    assert "KZ,Казахстан,21" in archive.read("countries.csv").decode("utf-8")
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["title"] == "Protect defenders"  # the authoritative English
+    assert manifest["summary_language"] == "ru"

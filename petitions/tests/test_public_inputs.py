@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 import hypothesis
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection
 from django.urls import reverse
@@ -157,6 +158,10 @@ slugs = st.one_of(
 )
 
 
+# Every language's URL prefix: "" for English, "/nl" ... "/uk".
+LANGUAGE_PREFIXES = ["" if code == "en" else f"/{code}" for code, _name in settings.LANGUAGES]
+
+
 def url(name: str, petition, language: str = "") -> str:
     # A request under /nl/ leaves Dutch active in this thread for the next example.
     with translation.override("en"):
@@ -279,7 +284,7 @@ def test_it_normalises_any_name_once_and_for_all(value):
 
 
 @fuzz(150)
-@given(data=sign_forms(), language=st.sampled_from(["", "/nl"]))
+@given(data=sign_forms(), language=st.sampled_from(LANGUAGE_PREFIXES))
 def test_it_answers_any_sign_form_with_a_page(client, petition, fuzzing, data, language):
     with nothing_fails(fuzzing, [data.get("first_name"), data.get("last_name"), data.get("email")]):
         response = client.post(url("petitions:sign", petition, language), data)
@@ -340,7 +345,7 @@ def test_it_answers_any_confirm_or_withdraw_link_with_a_page(
     source=a_value(),
     country=short_text,
     accept_language=short_text,
-    language=st.sampled_from(["", "/nl"]),
+    language=st.sampled_from(LANGUAGE_PREFIXES),
 )
 def test_it_answers_the_petition_page_whatever_the_query(
     client, petition, fuzzing, params, source, country, accept_language, language
@@ -358,6 +363,8 @@ def test_it_answers_the_petition_page_whatever_the_query(
 PUBLIC_PAGES = [
     "/",
     "/nl/",
+    "/ru/",
+    "/kk/stories/feed/",
     "/stories/",
     "/stories/feed/",
     "/milestones/",
@@ -396,6 +403,7 @@ def test_it_answers_every_public_page_whatever_the_query(
             "/petitions/{}/withdraw/",
             "/stories/{}/",
             "/nl/stories/{}/",
+            "/tr/petitions/{}/confirm/",
         ]
     ),
     method=st.sampled_from(["get", "head", "post"]),

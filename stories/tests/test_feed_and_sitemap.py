@@ -7,6 +7,7 @@ pytestmark = pytest.mark.django_db
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
 
 
 def test_it_lists_published_stories_in_the_atom_feed(client, make_story):
@@ -57,3 +58,34 @@ def test_it_lists_published_petitions_in_both_languages(client, make_petition):
     assert "https://campaign.example/petitions/open-call/" in locations
     assert "https://campaign.example/nl/petitions/open-call/" in locations
     assert not any("draft-call" in loc for loc in locations)
+
+
+def test_it_lists_every_page_in_all_nine_languages_with_their_alternates(client, make_story):
+    make_story(slug="everywhere")
+    sitemap = ET.fromstring(client.get(reverse("sitemap")).content)
+    locations = {loc.text for loc in sitemap.iter(f"{SITEMAP}loc")}
+    for code in ("nl", "az", "hu", "kk", "pl", "ru", "tr", "uk"):
+        assert f"https://campaign.example/{code}/stories/everywhere/" in locations
+        assert f"https://campaign.example/{code}/about/" in locations
+    [entry] = [
+        url
+        for url in sitemap.iter(f"{SITEMAP}url")
+        if url.find(f"{SITEMAP}loc").text == "https://campaign.example/kk/stories/everywhere/"
+    ]
+    alternates = {link.get("hreflang"): link.get("href") for link in entry.iter(f"{XHTML}link")}
+    assert len(alternates) == 10  # nine languages and x-default
+    assert alternates["x-default"] == "https://campaign.example/stories/everywhere/"
+    assert alternates["ru"] == "https://campaign.example/ru/stories/everywhere/"
+
+
+def test_it_has_a_stories_feed_per_language(client, make_story):
+    make_story(
+        slug="fed", headline="In English", headline_ru="По-русски", teaser_ru="Т", body_ru="Т"
+    )
+    response = client.get("/ru/stories/feed/")
+    assert response.status_code == 200
+    feed = ET.fromstring(response.content)
+    assert feed.get("{http://www.w3.org/XML/1998/namespace}lang") == "ru"
+    assert [t.text for t in feed.iter(f"{ATOM}title")][1:] == ["По-русски"]
+    links = [link.get("href") for link in feed.iter(f"{ATOM}link")]
+    assert "https://campaign.example/ru/stories/fed/" in links
