@@ -28,6 +28,11 @@ PAGES = [
     ("/nl/", 200),
     ("/nl/stories/hungary/", 200),
     (f"/nl{PETITION}", 200),
+    *((f"/{code}/", 200) for code in ("az", "hu", "kk", "pl", "ru", "tr", "uk")),
+    ("/ru/stories/azerbaijan/", 200),
+    ("/kk/stories/kazakhstan/", 200),
+    (f"/tr{PETITION}", 200),
+    ("/uk/milestones/", 200),
     ("/no-such-page/", 404),
 ]
 

@@ -47,10 +47,12 @@ def test_a_supporter_reads_every_story_in_order_and_switches_language(tab):
     assert titles == [story.headline for story in Story.objects.published()]
     assert len(titles) == 8
 
+    page.locator(".language-switcher summary").click()
     page.get_by_role("link", name="Nederlands").click()
     page.wait_for_url("**/nl/stories/*/")
     assert page.locator("html").get_attribute("lang") == "nl"
     assert page.get_by_role("link", name="Alle verhalen").is_visible()
+    page.locator(".language-switcher summary").click()
     page.get_by_role("link", name="English").click()
     page.wait_for_url(re.compile(r".*/stories/[^/]+/$"))
     assert "/nl/" not in page.url
