@@ -191,7 +191,9 @@ def main() -> None:
                     ("6 static file", css),
                     ("1a home page", "/"),
                     ("1b story page", story),
+                    ("1c home page, Russian", "/ru/"),
                     ("2 petition page", f"/petitions/{slug}/"),
+                    ("2b petition page, Russian", f"/ru/petitions/{slug}/"),
                     ("3 count.json", f"/petitions/{slug}/count.json"),
                 ):
                     if key[0] in only:
@@ -345,7 +347,7 @@ def targets(results: dict, checks: list[Check]) -> list[str]:
             and not signing["errors_all"] and not lost,
         ))  # fmt: skip
     static = figure("6 static file")
-    for name in ("1a home page", "1b story page"):
+    for name in ("1a home page", "1b story page", "1c home page, Russian"):
         page = figure(name)
         if page and static:
             ratio = page["per_second"] / static["per_second"]
