@@ -21,10 +21,11 @@ handler500 = "campaign.views.server_error"
 urlpatterns = [
     path("robots.txt", views.robots_txt, name="robots_txt"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
-    path(settings.ADMIN_URL, admin.site.urls),
 ]
 
 urlpatterns += i18n_patterns(
+    # Staff read the admin in their language too: /admin/ in English, /ru/admin/ in Russian.
+    path(settings.ADMIN_URL, admin.site.urls),
     path("", include("stories.urls")),
     path("", include("petitions.urls")),
     path("", include("campaign.page_urls")),

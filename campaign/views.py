@@ -4,18 +4,27 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
 from campaign.lib.pagecache import public_page
+from stories.models import Page
+
+
+def _page(request: HttpRequest, key: str) -> HttpResponse:
+    """The page as staff wrote it in the admin, once published; else the built-in text."""
+    page = Page.objects.shown(key)
+    if page is None:
+        return render(request, f"pages/{key}.html")
+    return render(request, "pages/page.html", {"page": page})
 
 
 @require_safe
 @public_page
 def about(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/about.html")
+    return _page(request, Page.Key.ABOUT)
 
 
 @require_safe
 @public_page
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/privacy.html")
+    return _page(request, Page.Key.PRIVACY)
 
 
 @require_safe

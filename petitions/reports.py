@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django_countries import countries
 
@@ -65,7 +65,7 @@ def petition_report(petition: Petition, *, days: int = 28) -> Report:
         .order_by()
     )
     by_day = [
-        (day.isoformat(), per_day.get(day, 0))
+        (formats.date_format(day, "DATE_FORMAT"), per_day.get(day, 0))
         for day in (first_day + dt.timedelta(days=n) for n in range(days))
     ]
     by_country = [

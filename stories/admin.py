@@ -4,7 +4,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from campaign.lib.translated import TranslatedContentAdmin
-from stories.models import Milestone, Story
+from stories.models import Milestone, Page, Story
 
 
 @admin.register(Story)
@@ -57,3 +57,10 @@ class MilestoneAdmin(TranslatedContentAdmin):
     list_filter = ["is_published", "is_sample"]
     search_fields = ["title", "description"]
     date_hierarchy = "date"
+
+
+@admin.register(Page)
+class PageAdmin(TranslatedContentAdmin):
+    list_display = ["title", "key", "is_published", "translations_missing", "updated_at"]
+    fields = ["key", "language", "title", "body", "is_published", "updated_at"]
+    readonly_fields = ["updated_at"]

@@ -227,3 +227,59 @@ class Milestone(TranslatedContent):
     def iso_date(self) -> str:
         iso = self.date.isoformat()
         return {"day": iso, "month": iso[:7], "year": iso[:4]}[self.precision]
+
+
+class PageKey(models.TextChoices):
+    ABOUT = "about", _("About the campaign")
+    PRIVACY = "privacy", _("Privacy")
+
+
+class PageQuerySet(models.QuerySet):
+    def shown(self, key: str) -> "Page | None":
+        return self.filter(key=key, is_published=True).first()
+
+
+class Page(TranslatedContent):
+    """The about or privacy page as staff write it, per language. Until one is published the
+    site shows its built-in text for that page, translated with the interface."""
+
+    Key = PageKey
+
+    key = models.CharField(
+        _("page"),
+        max_length=20,
+        choices=Key.choices,
+        unique=True,
+        help_text=_(
+            "The privacy page describes what the site does with signers' data: if you rewrite "
+            "it, keep every fact of the built-in text."
+        ),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), help_text=_("Markdown, as in stories."))
+    language = content_language_field(
+        _("The language the page was written in; shown where a translation is missing.")
+    )
+    is_published = models.BooleanField(
+        _("published"),
+        default=False,
+        help_text=_("Until then readers see the site's built-in text for this page."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = PageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = _("page")
+        verbose_name_plural = _("pages")
+        constraints = [
+            models.CheckConstraint(condition=Q(key__in=PageKey.values), name="page_key_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def body_html(self) -> SafeString:
+        return self.markdown("body")

@@ -3,7 +3,7 @@
 from modeltranslation.translator import TranslationOptions, translator
 
 from campaign.lib.translated import show_whole_translations
-from stories.models import Milestone, Story
+from stories.models import Milestone, Page, Story
 
 
 class StoryTranslation(TranslationOptions):
@@ -16,9 +16,16 @@ class MilestoneTranslation(TranslationOptions):
     fields = ("title", "description")
 
 
+class PageTranslation(TranslationOptions):
+    required_languages = ()
+    fields = ("title", "body")
+
+
 translator.register(Story, StoryTranslation)
+translator.register(Page, PageTranslation)
 translator.register(Milestone, MilestoneTranslation)
 show_whole_translations(Story, StoryTranslation.fields, required=("headline", "teaser", "body"))
 show_whole_translations(
     Milestone, MilestoneTranslation.fields, required=MilestoneTranslation.fields
 )
+show_whole_translations(Page, PageTranslation.fields, required=PageTranslation.fields)

@@ -2,6 +2,7 @@ import logging
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
@@ -67,4 +68,26 @@ class DatabaseUnavailableMiddleware:
         response = HttpResponse(render_to_string("503.html"), status=503)
         response["Retry-After"] = str(self.RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
+        return response
+
+
+class LanguageByURLMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware for a site whose every URL names its language (i18n_patterns
+    with the default language unprefixed, the admin included): the language never comes from
+    the Accept-Language header or a cookie, so no response varies by them and none says it does.
+    Django marks unprefixed pages `Vary: Accept-Language`, which would make shared caches keep a
+    copy of one page for every browser's header."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        response = super().process_response(request, response)
+        if response.has_header("Vary"):
+            kept = [
+                value.strip()
+                for value in response["Vary"].split(",")
+                if value.strip() and value.strip().lower() != "accept-language"
+            ]
+            if kept:
+                response["Vary"] = ", ".join(kept)
+            else:
+                del response["Vary"]
         return response

@@ -263,3 +263,20 @@ def test_every_compiled_catalogue_matches_its_source(code):
 def test_make_messages_covers_every_site_language():
     assert sorted(path.name for path in LOCALE.iterdir()) == sorted(OTHERS)
     assert [language.code for language in languages.SITE_LANGUAGES] == CODES
+
+
+def test_no_page_says_it_varies_by_the_browsers_language(client, petition):
+    for path in ("/", "/ru/", f"/tr/petitions/{petition.slug}/", "/admin/login/"):
+        response = client.get(path, HTTP_ACCEPT_LANGUAGE="kk")
+        assert "accept-language" not in response.get("Vary", "").lower(), path
+    assert client.get("/uk/").headers["Content-Language"] == "uk"
+    assert client.get("/", HTTP_ACCEPT_LANGUAGE="uk").headers["Content-Language"] == "en"
+
+
+def test_staff_open_the_admin_in_their_language(client):
+    russian = client.get("/ru/admin/login/").content.decode()
+    assert '<html lang="ru"' in russian
+    assert in_language("ru", "Log in") in russian
+    assert (
+        '<html lang="en"' in client.get("/admin/login/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    )

@@ -5,7 +5,7 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 
 from petitions.models import Signature
 
@@ -190,3 +190,17 @@ def test_it_never_lets_admin_pages_be_cached(superuser_client):
 
 def test_it_serves_the_admin_at_the_configured_address(settings):
     assert reverse("admin:index") == "/" + settings.ADMIN_URL
+
+
+def test_the_report_reads_in_the_admins_language(superuser_client, petition, make_signature):
+    for _ in range(2):
+        make_signature(petition, confirmed=True, country="HU")
+    url = reverse("admin:petitions_petition_change", args=[petition.pk])
+    with translation.override("ru"):
+        russian_url = reverse("admin:petitions_petition_change", args=[petition.pk])
+        today = formats.date_format(timezone.localdate(), "DATE_FORMAT")
+    assert russian_url == f"/ru{url}"
+    report = superuser_client.get(russian_url).context["report"]
+    assert report.by_day[-1].label == today  # "30 ноября 2026 г."
+    assert today.endswith(" г.")  # Russian dates, not ISO ones
+    assert report.by_country[0].label == "Венгрия (HU)"

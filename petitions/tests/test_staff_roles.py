@@ -71,7 +71,7 @@ def test_it_gives_each_role_exactly_its_permissions(db):
     stories = {
         f"stories.{action}_{model}"
         for action in ("view", "add", "change")
-        for model in ("story", "milestone")
+        for model in ("story", "milestone", "page")
     }
     staff = {"petitions.view_petition", "petitions.view_signature", "petitions.change_signature"}
     assert permissions_of("Editors") == {

@@ -1,16 +1,17 @@
-"""Stories, milestones and the petition written per language: what a reader is shown, what the
+"""Stories, milestones and pages written per language: what a reader is shown, what the
 page says about it, what staff see, and the seeded translations."""
 
 import re
 
 import pytest
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
-from petitions.models import Petition
-from stories.models import Milestone, Story
+from campaign.lib.pagecache import TimedCache
+from stories.models import Milestone, Page, Story
 
 pytestmark = pytest.mark.django_db
 
@@ -100,17 +101,6 @@ def test_milestones_are_translated_or_shown_as_written(client):
     )
 
 
-def test_the_petition_says_in_every_language_that_english_is_handed_in(client, petition):
-    Petition.objects.filter(pk=petition.pk).update(
-        title_tr="Savunucuları koruyun", intro_tr="Giriş.", demands_tr="- Talep.",
-        addressees_tr="Hükümetler",
-    )  # fmt: skip
-    html = client.get(f"/tr/petitions/{petition.slug}/").content.decode()
-    assert '<h1 lang="tr">Savunucuları koruyun</h1>' in html
-    with translation.override("tr"):
-        assert translation.gettext("The English text is the one handed in.") in html
-
-
 def test_staff_write_only_the_original_and_see_which_translations_are_missing(
     make_story, superuser_client
 ):
@@ -128,14 +118,12 @@ def test_staff_write_only_the_original_and_see_which_translations_are_missing(
         assert f'name="headline_{code}"' in form
 
 
-def test_the_loader_writes_the_call_and_the_real_story_in_all_nine_languages():
+def test_the_loader_writes_the_real_story_in_all_nine_languages():
     call_command("load_campaign_content")
-    petition = Petition.objects.get()
     story = Story.objects.get(slug="azerbaijan")
     for code in CODES:
-        assert petition.has_translation(code), code
         assert story.has_translation(code), code
-    assert (petition.language, story.language) == ("en", "en")
+    assert story.language == "en"
     with translation.override("ru"):
         assert story.headline != story.text_in("headline", "en")
         assert "Расул" in story.body
@@ -156,10 +144,36 @@ def test_each_sample_story_is_written_in_its_countrys_language_and_in_english(sl
 
 def test_the_loader_adds_missing_translations_and_keeps_staffs_text():
     call_command("load_campaign_content")
-    Petition.objects.update(title_ru="Staff's own title", title_pl=None)
+    Story.objects.filter(slug="azerbaijan").update(headline_ru="Staff's own", headline_pl=None)
     call_command("load_campaign_content")
-    petition = Petition.objects.get()
-    assert petition.title_ru == "Staff's own title"
-    assert petition.title_pl  # seeded again where it had gone
+    story = Story.objects.get(slug="azerbaijan")
+    assert story.headline_ru == "Staff's own"
+    assert story.headline_pl  # seeded again where it had gone
     call_command("load_campaign_content", "--reset")
-    assert Petition.objects.get().title_ru != "Staff's own title"
+    assert Story.objects.get(slug="azerbaijan").headline_ru != "Staff's own"
+
+
+def test_staff_write_the_about_page_per_language_once_published(client):
+    built_in = client.get("/ru/about/").content.decode()
+    page = Page.objects.create(
+        key="about", title_en="About us", body_en="Our **own** words.", language="en",
+        title_uk="Про нас", body_uk="Наші *власні* слова.",
+    )  # fmt: skip
+    assert client.get("/ru/about/").content.decode() == built_in  # not yet published
+    Page.objects.filter(pk=page.pk).update(is_published=True)
+    cache.clear()
+    TimedCache.clear_all()  # first-time visitors' pages are kept a few seconds
+    ukrainian = client.get("/uk/about/").content.decode()
+    assert '<h1 lang="uk">Про нас</h1>' in ukrainian
+    assert "<em>власні</em>" in ukrainian
+    russian = client.get("/ru/about/").content.decode()
+    assert '<h1 lang="en">About us</h1>' in russian  # no Russian yet: the original, marked
+    assert "<strong>own</strong>" in russian
+    assert client.get("/privacy/").status_code == 200  # the other page keeps its built-in text
+
+
+def test_editors_may_write_the_pages(client_in_group):
+    editor = client_in_group("Editors")
+    assert editor.get(reverse("admin:stories_page_add")).status_code == 200
+    staff = client_in_group("Campaign staff", username="staff")
+    assert staff.get(reverse("admin:stories_page_add")).status_code == 403
