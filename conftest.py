@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.utils import timezone, translation
+from django.utils.text import slugify
 
 from campaign.lib.pagecache import TimedCache
+from partners.models import Partner
 from petitions.models import Petition, Signature
 from petitions.services import confirm_signature
 from petitions.tests.helpers import old_enough_timestamp
@@ -82,6 +84,14 @@ def make_story(db):
             "is_published": True,
         }
         values.update(fields)
+        # A partner by name, as the stories' seed names them (created once per name).
+        name, website = values.pop("partner_name"), values.pop("partner_url", "")
+        if name and "partner" not in values:
+            values["partner"], _created = Partner.objects.get_or_create(
+                name=name,
+                defaults={"slug": slugify(name)[:60], "country": values["country"],
+                          "website": website},
+            )  # fmt: skip
         return Story.objects.create(**values)
 
     return make

@@ -34,6 +34,7 @@ class PageSitemap(CampaignSitemap):
             "stories:milestones",
             "pages:about",
             "pages:privacy",
+            "pages:coalition",
         ]
 
     def location(self, item: str) -> str:

@@ -1,10 +1,12 @@
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
 from campaign.lib.pagecache import public_page
-from stories.models import Page
+from partners.models import Partner
+from stories.models import Page, Story
 
 
 def _page(request: HttpRequest, key: str) -> HttpResponse:
@@ -25,6 +27,15 @@ def about(request: HttpRequest) -> HttpResponse:
 @public_page
 def privacy(request: HttpRequest) -> HttpResponse:
     return _page(request, Page.Key.PRIVACY)
+
+
+@require_safe
+@public_page
+def coalition(request: HttpRequest) -> HttpResponse:
+    """The coalition's public partners, each with the stories told with them."""
+    stories = Prefetch("stories", queryset=Story.objects.published(), to_attr="published_stories")
+    partners = Partner.objects.public().prefetch_related(stories)
+    return render(request, "partners/coalition.html", {"partners": partners})
 
 
 @require_safe

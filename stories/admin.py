@@ -12,7 +12,7 @@ class StoryAdmin(TranslatedContentAdmin):
     list_display = [
         "headline",
         "country",
-        "partner_name",
+        "partner",
         "sort_order",
         "is_published",
         "published_at",
@@ -23,13 +23,14 @@ class StoryAdmin(TranslatedContentAdmin):
     list_display_links = ["headline"]
     list_editable = ["sort_order", "is_published"]
     list_filter = ["is_published", "is_sample", "country"]
-    search_fields = ["headline", "defender_name", "partner_name", "teaser", "body"]
+    list_select_related = ["partner"]
+    search_fields = ["headline", "defender_name", "partner__name", "teaser", "body"]
     prepopulated_fields = {"slug": ["headline"]}
     readonly_fields = ["created_at", "updated_at"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["headline", "slug", "country", "defender_name", "name_is_pseudonym"]}),
-        (_("Partner"), {"fields": ["partner_name", "partner_url"]}),
+        (_("Partner"), {"fields": ["partner"]}),
         (_("Text"), {"fields": ["language", "teaser", "body", "is_sample"]}),
         (_("Portrait"), {"fields": ["portrait", "portrait_alt"]}),
         (

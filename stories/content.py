@@ -13,6 +13,7 @@ from pathlib import Path
 from django.db import transaction
 
 from campaign.lib.translated import load_seed
+from partners.models import Partner
 from stories.models import Milestone, Story
 
 SEED = Path(__file__).resolve().parent / "seed"
@@ -100,7 +101,7 @@ def _sample(
         "language": language,
         "headline": f"A story from {in_country}",
         "defender_name": "Name to follow",
-        "partner_name": partner,
+        "partner": partner,
         "teaser": (
             f"Sample text: the story of a human-rights defender from {in_country}, "
             f"told with {partner}, will appear here."
@@ -125,7 +126,7 @@ STORIES = [
         "country": "AZ",
         "headline": "Singing for democracy in Baku",
         "defender_name": "Rasul Jafarov",
-        "partner_name": "Baku Human Rights Club",
+        "partner": "Baku Human Rights Club",
         "teaser": (
             "When Baku hosted Eurovision in 2012, the lawyer Rasul Jafarov used the spotlight to "
             "show the world what the contest's glitter hid, and paid for it with his freedom."
@@ -199,7 +200,11 @@ def load_stories(*, reset: bool = False) -> dict[str, int]:
 
     Content staff have edited is left alone; `reset=True` puts the seed text back.
     """
-    stories = [{**row, "is_published": True} for row in STORIES]
+    # Stories are told with a partner of the coalition (partners.content creates them).
+    partners = {partner.name: partner for partner in Partner.objects.all()}
+    stories = [
+        {**row, "partner": partners.get(row["partner"]), "is_published": True} for row in STORIES
+    ]
     created, updated = load_seed(Story, "slug", stories, reset=reset, folder=SEED)
     more_created, more_updated = load_seed(Milestone, "key", MILESTONES, reset=reset, folder=SEED)
     return {"created": created + more_created, "updated": updated + more_updated}

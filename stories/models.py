@@ -50,8 +50,15 @@ class Story(TranslatedContent):
         default=False,
         help_text=_("Readers are told that the name has been changed for the person's safety."),
     )
-    partner_name = models.CharField(_("partner organisation"), max_length=200, blank=True)
-    partner_url = models.URLField(_("partner website"), blank=True)
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner organisation"),
+        related_name="stories",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        help_text=_("The organisation the story is told with."),
+    )
     teaser = models.CharField(
         _("teaser"),
         max_length=300,

@@ -10,20 +10,22 @@ from stories.models import Milestone, Story
 @require_safe
 @public_page
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "stories/home.html", {"stories": Story.objects.published()})
+    stories = Story.objects.published().select_related("partner")
+    return render(request, "stories/home.html", {"stories": stories})
 
 
 @require_safe
 @public_page
 def story_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "stories/story_list.html", {"stories": Story.objects.published()})
+    stories = Story.objects.published().select_related("partner")
+    return render(request, "stories/story_list.html", {"stories": stories})
 
 
 @require_safe
 @public_page
 def story_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # Staff who may view stories preview one before it is published; everyone else gets a 404.
-    story = get_object_or_404(Story, slug=slug)
+    story = get_object_or_404(Story.objects.select_related("partner"), slug=slug)
     if not story.is_live and not can_preview(request, Story):
         raise Http404("No published story has this address.")
     previous, following = story.neighbours()

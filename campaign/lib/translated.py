@@ -74,8 +74,9 @@ class TranslatedContent(models.Model):
         return rendered[key]
 
     def clean(self) -> None:
-        """The text must be there in the language it declares as its original; every other
-        language is optional (readers see the original until it is translated)."""
+        """The text must be there in the language it declares as its original (unless the
+        field is optional); every other language is optional (readers see the original until
+        it is translated)."""
         super().clean()
         missing = {
             build_localized_fieldname(field, self.language): ValidationError(
@@ -84,7 +85,7 @@ class TranslatedContent(models.Model):
                 params={"language": dict(settings.LANGUAGES).get(self.language, self.language)},
             )
             for field in self.required_translated_fields
-            if not self.text_in(field, self.language)
+            if not self.text_in(field, self.language) and not self._meta.get_field(field).blank
         }
         if missing:
             raise ValidationError(missing)

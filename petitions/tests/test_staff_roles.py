@@ -74,8 +74,10 @@ def test_it_gives_each_role_exactly_its_permissions(db):
         for model in ("story", "milestone", "page")
     }
     staff = {"petitions.view_petition", "petitions.view_signature", "petitions.change_signature"}
+    partners = {f"partners.{action}_partner" for action in ("view", "add", "change")}
     assert permissions_of("Editors") == {
         *stories,
+        *partners,
         "petitions.view_petition",
         "petitions.change_petition",
     }

@@ -22,7 +22,7 @@ def test_it_loads_eight_published_stories_one_per_country_with_their_partners():
     call_command("load_campaign_content")
     stories = Story.objects.published()
     assert stories.count() == 8
-    assert {s.country.code: s.partner_name for s in stories} == PARTNERS
+    assert {s.country.code: s.partner.name for s in stories} == PARTNERS
     assert {s.country.code for s in stories} == COUNTRIES
 
 

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from partners.content import load_partners
 from stories.content import STORIES, load_stories
 from stories.models import Story
 
@@ -12,6 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def campaign_stories():
+    load_partners()
     load_stories()
     return list(Story.objects.all())
 
@@ -25,13 +27,13 @@ def test_it_lists_the_eight_stories_with_country_partner_and_teaser_on_the_home_
     assert len(campaign_stories) == 8
     for story in campaign_stories:
         assert story.get_absolute_url() in html
-        assert story.partner_name in html
+        assert story.partner.name in html
         assert str(story.country.name) in html
     assert "Baku Human Rights Club" in html
 
 
 def test_it_renders_every_story_with_its_partner(client, campaign_stories):
-    expected = {row["slug"]: row["partner_name"] for row in STORIES}
+    expected = {row["slug"]: row["partner"] for row in STORIES}
     for story in campaign_stories:
         response = client.get(story.get_absolute_url())
         assert response.status_code == 200

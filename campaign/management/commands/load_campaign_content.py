@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from partners.content import load_partners
 from petitions.content import load_petition
 from stories.content import load_stories
 
@@ -18,6 +19,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reset: bool = False, **options) -> None:
-        for label, load in (("Stories and milestones", load_stories), ("Petition", load_petition)):
+        for label, load in (
+            ("Partners", load_partners),
+            ("Stories and milestones", load_stories),
+            ("Petition", load_petition),
+        ):
             result = load(reset=reset)
             self.stdout.write(f"{label}: {result['created']} created, {result['updated']} reset.")

@@ -40,6 +40,7 @@ def assert_accessible(tab, what: str) -> None:
         "/milestones/",
         "/about/",
         "/privacy/",
+        "/coalition/",
         PETITION,
         f"{PETITION}check-your-inbox/",
         f"{PETITION}thank-you/",

@@ -128,7 +128,7 @@ def test_every_language_fits_the_narrowest_phones(browser, site, width):
     page = context.new_page()
     problems = {}
     for code in CODES:
-        for path in ("/", f"/petitions/{SLUG}/", "/stories/hungary/", "/stories/"):
+        for path in ("/", f"/petitions/{SLUG}/", "/stories/hungary/", "/stories/", "/coalition/"):
             page.goto(prefix(code) + path)
             page.locator(".language-switcher summary").click()  # the open menu must fit too
             found = page.evaluate(OVERFLOW)
