@@ -18,7 +18,6 @@ from campaign.lib.translated import TranslatedContent
 
 # Logos are shown small (about 160 CSS px wide): 160 and 320 for one and two pixels per px.
 LOGO_IMAGES = images.ImageSpec(max_side=640, widths=(160, 320))
-MAX_LOGO_BYTES = 2 * 1024 * 1024
 
 
 def logo_upload_to(instance: "Partner", filename: str) -> str:
@@ -26,17 +25,8 @@ def logo_upload_to(instance: "Partner", filename: str) -> str:
 
 
 def validate_logo_file(file) -> None:
-    """Refuse logos that are not images, too heavy, or too large to decode safely. A logo
-    already stored passed on its upload."""
-    if not images.is_new_upload(file):
-        return
-    if file.size > MAX_LOGO_BYTES:
-        raise ValidationError(
-            _("The image is %(size)s MB; the limit is 2 MB."),
-            params={"size": round(file.size / 1024 / 1024, 1)},
-            code="file_too_large",
-        )
-    images.validate_image(file)
+    """Logos: at most 2 MB (see images.validate_upload)."""
+    images.validate_upload(file, max_megabytes=2)
 
 
 def parse_origins(text: str) -> list[str]:

@@ -104,6 +104,27 @@ def validate_image(file: IO[bytes]) -> tuple[int, int]:
     return size
 
 
+def validate_upload(file: Any, *, max_megabytes: int, max_side: int | None = None) -> None:
+    """Refuse, with a message, a new upload that is too heavy to serve on a phone, is not an
+    image, is too large to decode safely or (with max_side) has too many pixels on a side. A
+    file already stored passed on its upload and is not read again."""
+    if not is_new_upload(file):
+        return
+    if file.size > max_megabytes * 1024 * 1024:
+        raise ValidationError(
+            _("The image is %(size)s MB; the limit is %(limit)s MB."),
+            params={"size": round(file.size / 1024 / 1024, 1), "limit": max_megabytes},
+            code="file_too_large",
+        )
+    width, height = validate_image(file)
+    if max_side and max(width, height) > max_side:
+        raise ValidationError(
+            _("The image is %(width)s×%(height)s pixels; at most %(limit)s on each side, please."),
+            params={"width": width, "height": height, "limit": max_side},
+            code="too_many_pixels",
+        )
+
+
 def _upright_srgb(image: Image.Image, max_side: int) -> Image.Image:
     """The first frame, upright, on white, in sRGB and at most max_side on its longest side,
     as a new image that carries nothing but its pixels."""
