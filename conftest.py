@@ -8,7 +8,7 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 
 from campaign.lib.pagecache import TimedCache
-from partners.models import Partner
+from partners.models import Partner, forget_partner_slugs
 from petitions.models import Petition, Signature
 from petitions.services import confirm_signature
 from petitions.tests.helpers import old_enough_timestamp
@@ -65,6 +65,7 @@ def _test_settings(settings):
     translation.deactivate()
     cache.clear()
     TimedCache.clear_all()
+    forget_partner_slugs()  # partner ids of a rolled-back test must not be credited
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_safe
 
 from campaign.lib.pagecache import public_page
 from partners.models import Partner
+from petitions.models import Signature
 from stories.models import Page, Story
 
 
@@ -34,7 +35,10 @@ def privacy(request: HttpRequest) -> HttpResponse:
 def coalition(request: HttpRequest) -> HttpResponse:
     """The coalition's public partners, each with the stories told with them."""
     stories = Prefetch("stories", queryset=Story.objects.published(), to_attr="published_stories")
-    partners = Partner.objects.public().prefetch_related(stories)
+    partners = list(Partner.objects.public().prefetch_related(stories))
+    counts = Signature.objects.public_counts_by_partner([p.pk for p in partners if p.shows_count])
+    for partner in partners:
+        partner.public_count = counts.get(partner.pk)
     return render(request, "partners/coalition.html", {"partners": partners})
 
 

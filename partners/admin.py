@@ -18,7 +18,8 @@ class PartnerAdmin(TranslatedContentAdmin):
     fieldsets = [
         (None, {"fields": ["name", "short_name", "slug", "country", "website", "is_lead"]}),
         (_("On the coalition page"), {"fields": ["language", "description", "logo", "logo_alt",
-                                                   "is_public", "sort_order"]}),
+                                                   "is_public", "shows_count",
+                                                   "sort_order"]}),
         (_("Petition widget"), {"fields": ["frame_origins"]}),
         (_("Contact (staff only)"), {"fields": ["contact_name", "contact_email"]}),
         (None, {"fields": ["created_at", "updated_at"]}),

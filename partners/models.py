@@ -1,3 +1,4 @@
+import time
 import uuid
 from pathlib import PurePath
 from urllib.parse import urlsplit
@@ -111,6 +112,14 @@ class Partner(TranslatedContent):
     )
     is_public = models.BooleanField(_("shown on the coalition page"), default=True)
     is_lead = models.BooleanField(_("leads the campaign"), default=False)
+    shows_count = models.BooleanField(
+        _("show the signatures it brought"),
+        default=False,
+        help_text=_(
+            "On the coalition page, rounded like the count by country and only from the same "
+            "minimum, so that no single signer can be singled out."
+        ),
+    )
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
     # Staff only: never on a public page.
     contact_name = models.CharField(_("contact person"), max_length=120, blank=True)
@@ -141,6 +150,7 @@ class Partner(TranslatedContent):
     def save(self, *args, **kwargs) -> None:
         with LOGO_IMAGES.saving(self, "logo", kwargs.get("update_fields")):
             super().save(*args, **kwargs)
+        forget_partner_slugs()
 
     def get_absolute_url(self) -> str:
         return reverse("pages:coalition") + f"#{self.slug}"
@@ -156,3 +166,27 @@ class Partner(TranslatedContent):
     @cached_property
     def logo_picture(self) -> images.Picture | None:
         return LOGO_IMAGES.picture(self.logo)
+
+
+_SLUGS_SECONDS = 60
+_slugs: dict[str, int] = {}
+_slugs_read_at = -_SLUGS_SECONDS
+
+
+def partner_id_for(slug: str) -> int | None:
+    """The id of the partner a link names (?via=slug), or None. Read from a map of every
+    partner's slug kept for a minute per process, so that signing asks the database nothing
+    more: there are a handful of partners, and a new one is credited within the minute."""
+    global _slugs, _slugs_read_at
+    if not slug:
+        return None
+    now = time.monotonic()
+    if now - _slugs_read_at > _SLUGS_SECONDS:
+        _slugs = dict(Partner.objects.values_list("slug", "id"))
+        _slugs_read_at = now
+    return _slugs.get(slug)
+
+
+def forget_partner_slugs() -> None:
+    global _slugs_read_at
+    _slugs_read_at = -_SLUGS_SECONDS

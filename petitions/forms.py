@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import CountryField, LazyTypedChoiceField
 
+from partners.models import partner_id_for
 from petitions.addresses import normalise_address
 from petitions.models import Signature
 
@@ -129,6 +130,36 @@ class SourceField(forms.CharField):
         return value if isinstance(value, str) and _SOURCE.fullmatch(value) else ""
 
 
+# A partner's slug (?via=) or a campaign parameter (utm_source, utm_medium, utm_campaign): short,
+# lower-case letters, digits and . _ -; anything else is dropped, never stored or shown back.
+_CAMPAIGN_PARAM = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
+
+
+class CampaignParamField(forms.CharField):
+    """A hidden link parameter, cleaned to itself if it is a short token, else to ""."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value) -> str:
+        value = super().to_python(value).strip().lower()
+        return value if _CAMPAIGN_PARAM.fullmatch(value) else ""
+
+    def prepare_value(self, value) -> str:
+        return self.to_python(value) if isinstance(value, str) else ""
+
+
+LINK_PARAMS = ("via", "utm_source", "utm_medium", "utm_campaign")
+
+
+def link_params(query) -> dict[str, str]:
+    """The partner and campaign parameters of a link (request.GET), those that are valid."""
+    field = CampaignParamField()
+    return {name: value for name in LINK_PARAMS if (value := field.clean(query.get(name, "")))}
+
+
 def parse_source(value: str) -> tuple[str, str]:
     """'story:hungary' -> ('story', 'hungary'); anything unknown counts as 'other'."""
     if not _SOURCE.fullmatch(value or ""):
@@ -220,6 +251,10 @@ class SignatureForm(forms.Form):
     # Not for people: where the form was opened from, when it was shown, and a field that
     # only bots fill in.
     source = SourceField()
+    via = CampaignParamField()
+    utm_source = CampaignParamField()
+    utm_medium = CampaignParamField()
+    utm_campaign = CampaignParamField()
     rendered_at = FormTimestampField()
     website = forms.CharField(
         label=_("Leave this field empty"),
@@ -264,6 +299,10 @@ class SignatureForm(forms.Form):
             "hide_name": data["hide_name"],
             "source": source,
             "source_story": source_story,
+            "partner_id": partner_id_for(data.get("via", "")),
+            "utm_source": data.get("utm_source", ""),
+            "utm_medium": data.get("utm_medium", ""),
+            "utm_campaign": data.get("utm_campaign", ""),
         }
 
 

@@ -196,6 +196,20 @@ class SignatureQuerySet(models.QuerySet):
     def confirmed(self):
         return self.filter(status=Signature.Status.CONFIRMED)
 
+    def public_counts_by_partner(self, partner_ids) -> dict[int, int]:
+        """Confirmed signatures each partner brought, as the public may see them: rounded down
+        like the count by country, and only from the same minimum (BREAKDOWN_ROUNDING and
+        BREAKDOWN_MIN_COUNT), so that watching them singles out no signer."""
+        step, floor = settings.BREAKDOWN_ROUNDING, settings.BREAKDOWN_MIN_COUNT
+        counts = (
+            self.confirmed()
+            .filter(partner__in=partner_ids)
+            .values_list("partner")
+            .annotate(total=models.Count("id"))
+            .order_by()
+        )
+        return {partner: total // step * step for partner, total in counts if total >= floor}
+
     def exportable(self):
         """Never fraudulent signatures: they are kept for audit, not handed in."""
         return self.exclude(status=Signature.Status.FRAUDULENT)
@@ -305,6 +319,20 @@ class Signature(models.Model):
         _("signed from"), max_length=10, choices=Source.choices, default=Source.OTHER
     )
     source_story = models.SlugField(_("story signed from"), max_length=80, blank=True)
+    # The partner organisation whose link brought the signer (?via=), kept like the country
+    # for the counts when personal data is erased; and the campaign parameters of that link
+    # (short and validated: petitions.forms.CampaignParamField), erased with it.
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner organisation"),
+        related_name="signatures",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    utm_source = models.CharField(_("campaign source"), max_length=40, blank=True)
+    utm_medium = models.CharField(_("campaign medium"), max_length=40, blank=True)
+    utm_campaign = models.CharField(_("campaign name"), max_length=40, blank=True)
     language = models.CharField(_("language"), max_length=10, default="en")
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
@@ -365,6 +393,12 @@ class Signature(models.Model):
         indexes = [
             models.Index(fields=["petition", "status", "country"], name="signature_counting"),
             models.Index(fields=["status", "created_at"], name="signature_status_created"),
+            # Only signatures that came through a partner pay for it.
+            models.Index(
+                fields=["partner", "status"],
+                condition=Q(partner__isnull=False),
+                name="signature_partner",
+            ),
             # Small whatever the table's size: only signatures whose email is waiting.
             models.Index(
                 fields=["email_requested_at"],

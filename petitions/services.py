@@ -156,6 +156,10 @@ def sign_petition(
     hide_name: bool = False,
     source: str = Signature.Source.OTHER,
     source_story: str = "",
+    partner_id: int | None = None,
+    utm_source: str = "",
+    utm_medium: str = "",
+    utm_campaign: str = "",
     language: str = "en",
 ) -> int:
     """Record a signature, or find the one this email already gave; either way, email the
@@ -184,6 +188,10 @@ def sign_petition(
         hide_name=hide_name,
         source=source,
         source_story=source_story,
+        partner_id=partner_id,
+        utm_source=utm_source,
+        utm_medium=utm_medium,
+        utm_campaign=utm_campaign,
         language=language,
         created_at=now,
         email_due=True,
@@ -266,6 +274,9 @@ def _erased() -> dict:
         "wants_updates": False,
         "hide_name": True,
         "source_story": "",
+        "utm_source": "",
+        "utm_medium": "",
+        "utm_campaign": "",
         "erased_at": timezone.now(),
         # The outbox: nothing more is sent, and no trace of what failed is kept.
         "email_due": False,

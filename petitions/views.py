@@ -9,8 +9,15 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from campaign.lib import ratelimit
 from campaign.lib.http import can_preview, too_many_requests
 from campaign.lib.pagecache import CSRF_SLOT, TimedCache, public_page
+from partners.models import Partner
 from petitions import services
-from petitions.forms import TIMESTAMP_SLOT, NewLinkForm, SignatureForm, form_timestamp
+from petitions.forms import (
+    TIMESTAMP_SLOT,
+    NewLinkForm,
+    SignatureForm,
+    form_timestamp,
+    link_params,
+)
 from petitions.models import Petition
 from petitions.tokens import LinkState, read_confirm_token, read_withdraw_token
 
@@ -45,10 +52,19 @@ def _initial_country(request: HttpRequest) -> str:
 def _render_petition(
     request: HttpRequest, petition: Petition, form: SignatureForm, status: int = 200, **context
 ) -> HttpResponse:
+    # The partner whose link brought the reader, named beside the form.
+    via = form["via"].value()
+    partner = Partner.objects.filter(slug=via).first() if via else None
     return render(
         request,
         "petitions/petition_detail.html",
-        {"petition": petition, "form": form, "stats": petition.stats(), **context},
+        {
+            "petition": petition,
+            "form": form,
+            "stats": petition.stats(),
+            "partner": partner,
+            **context,
+        },
         status=status,
     )
 
@@ -69,6 +85,7 @@ def petition_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "country": _initial_country(request),
             "source": request.GET.get("from", "petition"),
             "rendered_at": TIMESTAMP_SLOT,
+            **link_params(request.GET),
         }
     )
     return _render_petition(request, petition, form, csrf_token=CSRF_SLOT)

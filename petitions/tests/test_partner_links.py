@@ -1,0 +1,94 @@
+"""A partner's link (?via=) and a campaign's parameters (utm_*): carried to the form, stored
+with the signature (validated, short, never shown back), credited on the coalition page."""
+
+import pytest
+from django.urls import reverse
+
+from partners.models import Partner
+from petitions import services
+from petitions.models import Signature
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def zmina(db) -> Partner:
+    return Partner.objects.create(
+        name="ZMINA Human Rights Centre", short_name="ZMINA", slug="zmina", country="UA"
+    )
+
+
+def test_a_partners_link_names_the_partner_and_fills_the_form(client, petition, zmina):
+    url = reverse("petitions:detail", kwargs={"slug": petition.slug})
+    html = client.get(url, {"via": "zmina", "utm_source": "Newsletter", "utm_medium": "email"})
+    html = html.content.decode()
+    assert '<p class="sign-form__partner">With ZMINA Human Rights Centre</p>' in html
+    assert '<input type="hidden" name="via" value="zmina"' in html
+    assert '<input type="hidden" name="utm_source" value="newsletter"' in html
+    assert '<input type="hidden" name="utm_medium" value="email"' in html
+
+
+@pytest.mark.parametrize(
+    "value", ["<script>", "a" * 41, "x y", "../../etc", "ZMINA\x00", "-lead", "зміна"]
+)
+def test_anything_but_a_short_token_is_dropped_and_never_shown_back(client, petition, value):
+    url = reverse("petitions:detail", kwargs={"slug": petition.slug})
+    html = client.get(url, {"via": value, "utm_campaign": value}).content.decode()
+    assert '<input type="hidden" name="via" id="id_via">' in html
+    assert '<input type="hidden" name="utm_campaign" id="id_utm_campaign">' in html
+    assert "sign-form__partner" not in html
+
+
+def test_a_signature_records_the_partner_and_the_campaign_parameters(
+    client, petition, sign_data, zmina
+):
+    url = reverse("petitions:sign", kwargs={"slug": petition.slug})
+    data = sign_data(via="zmina", utm_source="newsletter", utm_campaign="spring-2026")
+    assert client.post(url, data).status_code == 302
+    signature = Signature.objects.get()
+    assert signature.partner == zmina
+    assert (signature.utm_source, signature.utm_medium, signature.utm_campaign) == (
+        "newsletter", "", "spring-2026"
+    )  # fmt: skip
+
+
+def test_an_unknown_partner_is_credited_to_no_one(client, petition, sign_data):
+    url = reverse("petitions:sign", kwargs={"slug": petition.slug})
+    assert client.post(url, sign_data(via="not-a-partner")).status_code == 302
+    assert Signature.objects.get().partner is None
+
+
+def test_story_and_home_links_carry_the_partner_to_the_petition(client, petition, make_story):
+    make_story(slug="kyiv")
+    for page in ("/stories/kyiv/", "/"):
+        html = client.get(page, {"via": "zmina", "utm_source": "site"}).content.decode()
+        assert f"/petitions/{petition.slug}/?from=" in html
+        assert "&amp;via=zmina&amp;utm_source=site#sign" in html
+
+
+def test_erasure_forgets_the_campaign_parameters_and_keeps_the_credit(petition, zmina):
+    signature = Signature.objects.create(
+        petition=petition, email="a@example.org", country="UA", partner=zmina,
+        utm_source="newsletter", utm_medium="email", utm_campaign="x",
+    )  # fmt: skip
+    services.erase_personal_data(signature)
+    signature.refresh_from_db()
+    assert (signature.utm_source, signature.utm_medium, signature.utm_campaign) == ("", "", "")
+    assert signature.partner == zmina  # like the country: kept for the counts
+
+
+def test_the_coalition_page_shows_a_partners_figure_rounded_and_only_when_allowed(
+    client, petition, zmina, make_signature, settings
+):
+    settings.BREAKDOWN_MIN_COUNT, settings.BREAKDOWN_ROUNDING = 5, 5
+    for _ in range(7):
+        make_signature(petition, confirmed=True, partner=zmina)
+    make_signature(petition, partner=zmina)  # pending: not counted
+    coalition = reverse("pages:coalition")
+    assert "came through them" not in client.get(coalition).content.decode()  # not allowed
+    Partner.objects.filter(pk=zmina.pk).update(shows_count=True)
+    assert Signature.objects.public_counts_by_partner([zmina.pk]) == {zmina.pk: 5}
+    html = client.get(coalition).content.decode()
+    assert "At least <strong>5</strong> signatures came through them." in html
+    settings.BREAKDOWN_MIN_COUNT = 8
+    assert Signature.objects.public_counts_by_partner([zmina.pk]) == {}  # below the minimum
