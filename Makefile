@@ -87,7 +87,7 @@ bench-export: install
 # Every language under locale/ (see the README's Translations): extract, then compile.
 LOCALES := $(notdir $(wildcard locale/*))
 messages: install .env
-	$(BIN)/python manage.py makemessages $(addprefix --locale ,$(LOCALES)) --no-obsolete --ignore ".venv/*" --ignore "bench/*" --ignore "*/tests/*"
+	$(BIN)/python manage.py makemessages $(addprefix --locale ,$(LOCALES)) --no-obsolete --extension html,txt,py,svg --ignore ".venv/*" --ignore "bench/*" --ignore "*/tests/*"
 	$(BIN)/python manage.py compilemessages $(addprefix --locale ,$(LOCALES)) --ignore ".venv/*"
 
 # Does signing or asking for a new link take longer for an address that has signed?

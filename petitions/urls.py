@@ -13,4 +13,5 @@ urlpatterns = [
     path("petitions/<slug:slug>/thank-you/", views.thanks, name="thanks"),
     path("petitions/<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
     path("petitions/<slug:slug>/count.json", views.count_json, name="count_json"),
+    path("petitions/<slug:slug>/badge.svg", views.badge_svg, name="badge"),
 ]

@@ -1,8 +1,9 @@
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -243,5 +244,29 @@ def count_json(request: HttpRequest, slug: str) -> JsonResponse:
         }
     )
     # Partner organisations show the count on their own sites.
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_safe
+@public_page
+@cache_control(public=True, max_age=60)
+def badge_svg(request: HttpRequest, slug: str) -> HttpResponse:
+    """The count as an SVG image, for newsletters and sites without scripts (in the language of
+    its address: /ru/petitions/.../badge.svg)."""
+    petition = get_object_or_404(Petition.objects.published(), slug=slug)
+    count = petition.confirmed_count
+    label = ngettext("signature", "signatures", count)
+    number = intcomma(count)
+    # Wide enough for its text in the font the image names, whatever the language.
+    split = 16 + round(9.5 * len(number))
+    label_width = 16 + round(7.6 * len(label))
+    response = render(
+        request,
+        "petitions/badge.svg",
+        {"petition": petition, "count": count, "number": number, "label": label,
+         "split": split, "label_width": label_width, "width": split + label_width},
+        content_type="image/svg+xml; charset=utf-8",
+    )  # fmt: skip
     response["Access-Control-Allow-Origin"] = "*"
     return response
