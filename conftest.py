@@ -9,7 +9,7 @@ from django.utils.text import slugify
 
 from campaign.lib.pagecache import TimedCache
 from partners.models import Partner, forget_partner_slugs
-from petitions.models import Petition, Signature
+from petitions.models import ConsentWording, Petition, Signature
 from petitions.services import confirm_signature
 from petitions.tests.helpers import old_enough_timestamp
 from stories.models import Story
@@ -65,7 +65,8 @@ def _test_settings(settings):
     translation.deactivate()
     cache.clear()
     TimedCache.clear_all()
-    forget_partner_slugs()  # partner ids of a rolled-back test must not be credited
+    forget_partner_slugs()  # ids of rows a test rolled back must not be used by the next
+    ConsentWording.objects.forget()
 
 
 @pytest.fixture

@@ -169,20 +169,26 @@ class Partner(TranslatedContent):
 
 
 _SLUGS_SECONDS = 60
-_slugs: dict[str, int] = {}
+_slugs: dict[str, tuple[int, str]] = {}
 _slugs_read_at = -_SLUGS_SECONDS
 
 
-def partner_id_for(slug: str) -> int | None:
-    """The id of the partner a link names (?via=slug), or None. Read from a map of every
-    partner's slug kept for a minute per process, so that signing asks the database nothing
-    more: there are a handful of partners, and a new one is credited within the minute."""
+def partner_for(slug: str) -> tuple[int, str] | None:
+    """The id and display name of the partner a link names (?via=slug), or None. Read from a
+    map of every partner's slug kept for a minute per process, so that signing asks the
+    database nothing more: there are a handful of partners, and a new one is credited within
+    the minute."""
     global _slugs, _slugs_read_at
     if not slug:
         return None
     now = time.monotonic()
     if now - _slugs_read_at > _SLUGS_SECONDS:
-        _slugs = dict(Partner.objects.values_list("slug", "id"))
+        _slugs = {
+            slug: (pk, short_name or name)
+            for slug, pk, short_name, name in Partner.objects.values_list(
+                "slug", "id", "short_name", "name"
+            )
+        }
         _slugs_read_at = now
     return _slugs.get(slug)
 

@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import CountryField, LazyTypedChoiceField
 
-from partners.models import partner_id_for
+from partners.models import partner_for
 from petitions.addresses import normalise_address
-from petitions.models import Signature
+from petitions.models import ConsentWording, Signature
 
 # Control and format characters (Unicode categories Cc and Cf, as of Unicode 14: zero-width
 # and bidirectional marks, soft hyphens, tags, ...) and the Hangul fillers, which are letters
@@ -244,6 +244,8 @@ class SignatureForm(forms.Form):
         label=_("Email me news about this campaign"),
         required=False,
     )
+    # Shown only to people who came through a partner's link (see partner_consent_label).
+    partner_updates = forms.BooleanField(required=False)
     hide_name = forms.BooleanField(
         label=_("Count my signature, but leave my name out of the list handed in"),
         required=False,
@@ -287,6 +289,21 @@ class SignatureForm(forms.Form):
             raise forms.ValidationError(self.send_again_message, code="send_again")
         return cleaned_data
 
+    def _consents(self) -> dict:
+        """The partner the link named, and each consent given with the exact words shown
+        (stored once per wording and language: ConsentWording)."""
+        data, language = self.cleaned_data, get_language()
+        partner = partner_for(data.get("via", ""))
+        consents = {"partner_id": partner[0] if partner else None}
+        if data["wants_updates"]:
+            label = str(self.fields["wants_updates"].label)
+            consents["updates_wording_id"] = ConsentWording.objects.id_for(language, label)
+        if partner and data.get("partner_updates"):
+            label = partner_consent_label(partner[1])
+            consents["partner_updates"] = True
+            consents["partner_updates_wording_id"] = ConsentWording.objects.id_for(language, label)
+        return consents
+
     def signature_fields(self) -> dict:
         data = self.cleaned_data
         source, source_story = parse_source(data.get("source", ""))
@@ -299,11 +316,15 @@ class SignatureForm(forms.Form):
             "hide_name": data["hide_name"],
             "source": source,
             "source_story": source_story,
-            "partner_id": partner_id_for(data.get("via", "")),
+            **self._consents(),
             "utm_source": data.get("utm_source", ""),
             "utm_medium": data.get("utm_medium", ""),
             "utm_campaign": data.get("utm_campaign", ""),
         }
+
+
+def partner_consent_label(partner_name: str) -> str:
+    return _("%(partner)s may email me about its work") % {"partner": partner_name}
 
 
 class NewLinkForm(forms.Form):

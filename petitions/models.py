@@ -1,5 +1,6 @@
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 import random
 import uuid
@@ -189,6 +190,45 @@ class Petition(TranslatedContent):
         return self.stats().count
 
 
+class ConsentWordingManager(models.Manager):
+    _ids: dict[tuple[str, str], int] = {}
+
+    def id_for(self, language: str, text: str) -> int:
+        """The id of this wording, stored the first time it is used (kept per process: the
+        wordings are few, and signing then asks the database nothing more)."""
+        key = (language, text)
+        if key not in self._ids:
+            digest = hashlib.sha256(f"{language}\n{text}".encode()).hexdigest()
+            wording, _created = self.get_or_create(
+                digest=digest, defaults={"language": language, "text": text}
+            )
+            self._ids[key] = wording.pk
+        return self._ids[key]
+
+    def forget(self) -> None:
+        """Empty the per-process ids (tests roll back the rows they point at)."""
+        self._ids.clear()
+
+
+class ConsentWording(models.Model):
+    """The exact words of a consent as signers were shown them, in their language, stored once
+    per text: the proof of what a signer agreed to. A changed wording is a new row."""
+
+    language = models.CharField(_("language"), max_length=10)
+    text = models.TextField(_("wording"))
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("first used"), auto_now_add=True)
+
+    objects = ConsentWordingManager()
+
+    class Meta:
+        verbose_name = _("consent wording")
+        verbose_name_plural = _("consent wordings")
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.language})"
+
+
 class SignatureQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(status=Signature.Status.PENDING)
@@ -314,6 +354,24 @@ class Signature(models.Model):
     # (NULL, not "": erased rows must not collide in the unique constraint below.)
     country = CountryField(_("country"))
     wants_updates = models.BooleanField(_("wants campaign updates"), default=False)
+    # Each consent with the exact words the signer ticked (the time is the signing's).
+    updates_wording = models.ForeignKey(
+        ConsentWording,
+        verbose_name=_("campaign updates: wording"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    partner_updates = models.BooleanField(_("may be emailed by the partner"), default=False)
+    partner_updates_wording = models.ForeignKey(
+        ConsentWording,
+        verbose_name=_("partner's emails: wording"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     hide_name = models.BooleanField(_("leave name out of the hand-in"), default=False)
     source = models.CharField(
         _("signed from"), max_length=10, choices=Source.choices, default=Source.OTHER

@@ -18,6 +18,7 @@ from petitions.forms import (
     SignatureForm,
     form_timestamp,
     link_params,
+    partner_consent_label,
 )
 from petitions.models import Petition
 from petitions.tokens import LinkState, read_confirm_token, read_withdraw_token
@@ -56,6 +57,8 @@ def _render_petition(
     # The partner whose link brought the reader, named beside the form.
     via = form["via"].value()
     partner = Partner.objects.filter(slug=via).first() if via else None
+    if partner is not None:
+        form.fields["partner_updates"].label = partner_consent_label(partner.display_name)
     return render(
         request,
         "petitions/petition_detail.html",

@@ -1,12 +1,15 @@
 """A partner's link (?via=) and a campaign's parameters (utm_*): carried to the form, stored
 with the signature (validated, short, never shown back), credited on the coalition page."""
 
+import re
+
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from partners.models import Partner
 from petitions import services
-from petitions.models import Signature
+from petitions.models import ConsentWording, Signature
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +95,49 @@ def test_the_coalition_page_shows_a_partners_figure_rounded_and_only_when_allowe
     assert "At least <strong>5</strong> signatures came through them." in html
     settings.BREAKDOWN_MIN_COUNT = 8
     assert Signature.objects.public_counts_by_partner([zmina.pk]) == {}  # below the minimum
+
+
+def test_signing_through_a_partner_offers_its_own_unticked_consent(client, petition, zmina):
+    url = reverse("petitions:detail", kwargs={"slug": petition.slug})
+    html = client.get(url, {"via": "zmina"}).content.decode()
+    assert "ZMINA may email me about its work" in html
+    checkbox = re.search(r'<input type="checkbox" name="partner_updates"[^>]*>', html).group(0)
+    assert "checked" not in checkbox  # unticked
+    assert "may email me about its work" not in client.get(url).content.decode()
+
+
+def test_each_consent_is_kept_with_the_exact_words_shown(client, petition, sign_data, zmina):
+    url = reverse("petitions:sign", kwargs={"slug": petition.slug})
+    data = sign_data(via="zmina", wants_updates="on", partner_updates="on")
+    assert client.post(f"/uk{url}", data).status_code == 302
+    signature = Signature.objects.select_related("updates_wording", "partner_updates_wording").get()
+    assert signature.partner_updates and signature.wants_updates
+    with translation.override("uk"):
+        campaign_words = translation.gettext("Email me news about this campaign")
+        partner_words = translation.gettext("%(partner)s may email me about its work") % {
+            "partner": "ZMINA"
+        }
+    assert (signature.updates_wording.language, signature.updates_wording.text) == (
+        "uk", campaign_words
+    )  # fmt: skip
+    assert signature.partner_updates_wording.text == partner_words
+    # The same words are stored once, whoever ticks them.
+    client.post(f"/uk{url}", {**data, "email": "other@example.org"})
+    assert ConsentWording.objects.count() == 2
+
+
+def test_a_consent_for_a_partner_needs_the_partners_link(client, petition, sign_data):
+    url = reverse("petitions:sign", kwargs={"slug": petition.slug})
+    client.post(url, sign_data(partner_updates="on"))
+    signature = Signature.objects.get()
+    assert (signature.partner, signature.partner_updates) == (None, False)
+
+
+def test_withdrawing_or_erasing_withdraws_the_consents(client, petition, sign_data, zmina):
+    url = reverse("petitions:sign", kwargs={"slug": petition.slug})
+    client.post(url, sign_data(via="zmina", wants_updates="on", partner_updates="on"))
+    signature = Signature.objects.get()
+    services.erase_personal_data(signature)
+    signature.refresh_from_db()
+    assert (signature.wants_updates, signature.partner_updates) == (False, False)
+    assert (signature.updates_wording, signature.partner_updates_wording) == (None, None)
