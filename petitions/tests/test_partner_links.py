@@ -141,3 +141,15 @@ def test_withdrawing_or_erasing_withdraws_the_consents(client, petition, sign_da
     signature.refresh_from_db()
     assert (signature.wants_updates, signature.partner_updates) == (False, False)
     assert (signature.updates_wording, signature.partner_updates_wording) == (None, None)
+
+
+def test_a_partners_supporters_share_links_that_keep_crediting_the_partner(client, petition, zmina):
+    url = reverse("petitions:detail", kwargs={"slug": petition.slug})
+    html = client.get(url, {"via": "zmina"}).content.decode()
+    shared = f"https://campaign.example/petitions/{petition.slug}/?via=zmina"
+    assert f'class="share__url" type="url" value="{shared}"' in html
+    assert (
+        "u=https%3A%2F%2Fcampaign.example%2Fpetitions%2Fprotect-defenders%2F%3Fvia%3Dzmina" in html
+    )
+    plain = client.get(url).content.decode()
+    assert "?via=" not in plain
