@@ -8,8 +8,8 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 
 from campaign.lib.pagecache import TimedCache
-from partners.models import Partner, forget_partner_slugs
-from petitions.models import ConsentWording, Petition, Signature
+from partners.models import Partner
+from petitions.models import Petition, Signature
 from petitions.services import confirm_signature
 from petitions.tests.helpers import old_enough_timestamp
 from stories.models import Story
@@ -64,9 +64,7 @@ def _test_settings(settings):
     # A request under /nl/ leaves Dutch active in this thread; reverse() must not inherit it.
     translation.deactivate()
     cache.clear()
-    TimedCache.clear_all()
-    forget_partner_slugs()  # ids of rows a test rolled back must not be used by the next
-    ConsentWording.objects.forget()
+    TimedCache.clear_all()  # also the partners and wordings a test rolled back
 
 
 @pytest.fixture

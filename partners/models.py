@@ -1,4 +1,3 @@
-import time
 import uuid
 from pathlib import PurePath
 from urllib.parse import urlsplit
@@ -15,6 +14,7 @@ from django_countries.fields import CountryField
 
 from campaign.lib import images
 from campaign.lib.fields import content_language_field
+from campaign.lib.pagecache import TimedCache
 from campaign.lib.translated import TranslatedContent
 
 # Logos are shown small (about 160 CSS px wide): 160 and 320 for one and two pixels per px.
@@ -150,7 +150,7 @@ class Partner(TranslatedContent):
     def save(self, *args, **kwargs) -> None:
         with LOGO_IMAGES.saving(self, "logo", kwargs.get("update_fields")):
             super().save(*args, **kwargs)
-        forget_partner_slugs()
+        _by_slug.clear()
 
     def get_absolute_url(self) -> str:
         return reverse("pages:coalition") + f"#{self.slug}"
@@ -168,31 +168,18 @@ class Partner(TranslatedContent):
         return LOGO_IMAGES.picture(self.logo)
 
 
-_SLUGS_SECONDS = 60
-_slugs: dict[str, tuple[int, str]] = {}
-_slugs_read_at = -_SLUGS_SECONDS
+# Every partner by slug, kept a minute per process: signing and the petition page ask the
+# database nothing for a ?via= link (there are a handful of partners; a new one counts within
+# the minute, at once in the process that saved it).
+_by_slug = TimedCache(seconds=60)
 
 
-def partner_for(slug: str) -> tuple[int, str] | None:
-    """The id and display name of the partner a link names (?via=slug), or None. Read from a
-    map of every partner's slug kept for a minute per process, so that signing asks the
-    database nothing more: there are a handful of partners, and a new one is credited within
-    the minute."""
-    global _slugs, _slugs_read_at
+def partner_for(slug: str) -> "Partner | None":
+    """The partner a link names (?via=slug), or None."""
     if not slug:
         return None
-    now = time.monotonic()
-    if now - _slugs_read_at > _SLUGS_SECONDS:
-        _slugs = {
-            slug: (pk, short_name or name)
-            for slug, pk, short_name, name in Partner.objects.values_list(
-                "slug", "id", "short_name", "name"
-            )
-        }
-        _slugs_read_at = now
-    return _slugs.get(slug)
-
-
-def forget_partner_slugs() -> None:
-    global _slugs_read_at
-    _slugs_read_at = -_SLUGS_SECONDS
+    partners = _by_slug.get("all")
+    if partners is None:
+        partners = {partner.slug: partner for partner in Partner.objects.all()}
+        _by_slug.set("all", partners)
+    return partners.get(slug)

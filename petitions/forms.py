@@ -294,12 +294,12 @@ class SignatureForm(forms.Form):
         (stored once per wording and language: ConsentWording)."""
         data, language = self.cleaned_data, get_language()
         partner = partner_for(data.get("via", ""))
-        consents = {"partner_id": partner[0] if partner else None}
+        consents = {"partner_id": partner.pk if partner else None}
         if data["wants_updates"]:
             label = str(self.fields["wants_updates"].label)
             consents["updates_wording_id"] = ConsentWording.objects.id_for(language, label)
         if partner and data.get("partner_updates"):
-            label = partner_consent_label(partner[1])
+            label = partner_consent_label(partner.display_name)
             consents["partner_updates"] = True
             consents["partner_updates_wording_id"] = ConsentWording.objects.id_for(language, label)
         return consents

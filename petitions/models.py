@@ -21,6 +21,7 @@ from django_countries import countries
 from django_countries.fields import CountryField
 
 from campaign.lib.fields import content_language_field
+from campaign.lib.pagecache import TimedCache
 from campaign.lib.translated import TranslatedContent
 
 logger = logging.getLogger(__name__)
@@ -190,24 +191,24 @@ class Petition(TranslatedContent):
         return self.stats().count
 
 
-class ConsentWordingManager(models.Manager):
-    _ids: dict[tuple[str, str], int] = {}
+# Wording ids per process: the wordings are few and never deleted, so signing asks the
+# database nothing more once a wording has been used.
+_wording_ids = TimedCache(seconds=3600)
 
+
+class ConsentWordingManager(models.Manager):
     def id_for(self, language: str, text: str) -> int:
-        """The id of this wording, stored the first time it is used (kept per process: the
-        wordings are few, and signing then asks the database nothing more)."""
+        """The id of this wording, stored the first time it is used."""
         key = (language, text)
-        if key not in self._ids:
+        wording_id = _wording_ids.get(key)
+        if wording_id is None:
             digest = hashlib.sha256(f"{language}\n{text}".encode()).hexdigest()
             wording, _created = self.get_or_create(
                 digest=digest, defaults={"language": language, "text": text}
             )
-            self._ids[key] = wording.pk
-        return self._ids[key]
-
-    def forget(self) -> None:
-        """Empty the per-process ids (tests roll back the rows they point at)."""
-        self._ids.clear()
+            wording_id = wording.pk
+            _wording_ids.set(key, wording_id)
+        return wording_id
 
 
 class ConsentWording(models.Model):

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from campaign.lib import ratelimit
 from campaign.lib.http import can_preview, too_many_requests
 from campaign.lib.pagecache import CSRF_SLOT, TimedCache, public_page
-from partners.models import Partner
+from partners.models import partner_for
 from petitions import services
 from petitions.forms import (
     TIMESTAMP_SLOT,
@@ -55,8 +55,7 @@ def _render_petition(
     request: HttpRequest, petition: Petition, form: SignatureForm, status: int = 200, **context
 ) -> HttpResponse:
     # The partner whose link brought the reader, named beside the form.
-    via = form["via"].value()
-    partner = Partner.objects.filter(slug=via).first() if via else None
+    partner = partner_for(form["via"].value())
     if partner is not None:
         form.fields["partner_updates"].label = partner_consent_label(partner.display_name)
     return render(

@@ -35,13 +35,19 @@ Slots = dict[str, Callable[[HttpRequest], str]]
 
 
 class TimedCache:
-    """A small per-process store whose entries expire after PAGE_CACHE_SECONDS."""
+    """A small per-process store whose entries expire after `seconds` (PAGE_CACHE_SECONDS when
+    not given; 0 keeps nothing). clear_all() empties every one (tests, between cases)."""
 
     instances: "weakref.WeakSet[TimedCache]" = weakref.WeakSet()
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: int | None = None) -> None:
+        self.seconds = seconds
         self.entries: OrderedDict = OrderedDict()
         TimedCache.instances.add(self)
+
+    @property
+    def lifetime(self) -> int:
+        return settings.PAGE_CACHE_SECONDS if self.seconds is None else self.seconds
 
     @classmethod
     def clear_all(cls) -> None:
@@ -49,7 +55,7 @@ class TimedCache:
             instance.entries.clear()
 
     def get(self, key):
-        if not settings.PAGE_CACHE_SECONDS:
+        if not self.lifetime:
             return None
         entry = self.entries.get(key)
         if entry and entry[0] > time.monotonic():
@@ -57,13 +63,16 @@ class TimedCache:
         return None
 
     def set(self, key, value) -> None:
-        seconds = settings.PAGE_CACHE_SECONDS
+        seconds = self.lifetime
         if not seconds:
             return
         self.entries[key] = (time.monotonic() + seconds, value)
         self.entries.move_to_end(key)
         while len(self.entries) > MAX_ENTRIES:
             self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self.entries.clear()
 
 
 def has_session(request: HttpRequest) -> bool:

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from partners.models import Partner
 from petitions.tokens import confirm_token, withdraw_token
 
 pytestmark = pytest.mark.django_db
@@ -14,6 +15,24 @@ def test_petition_page(client, campaign, django_assert_num_queries):
     with django_assert_num_queries(2):
         url = reverse("petitions:detail", kwargs={"slug": campaign.slug})
         assert client.get(url).status_code == 200
+
+
+def test_a_partners_link_costs_no_query_once_partners_are_known(
+    client, campaign, sign_data, django_assert_num_queries, settings
+):
+    # The partners are read once a minute per process (partners.models.partner_for); so are
+    # the consent wordings once used. Then a partner's page and signing cost what others do.
+    settings.EMAIL_QUEUE = "worker"
+    Partner.objects.create(name="ZMINA", slug="zmina", country="UA")
+    page = reverse("petitions:detail", kwargs={"slug": campaign.slug})
+    sign = reverse("petitions:sign", kwargs={"slug": campaign.slug})
+    data = sign_data(via="zmina", wants_updates="on", partner_updates="on")
+    client.post(sign, {**data, "email": "first@example.org"})
+    with django_assert_num_queries(2):
+        assert client.get(page, {"via": "zmina"}).status_code == 200
+    with django_assert_num_queries(2):
+        assert client.post(sign, {**data, "email": "second@example.org"}).status_code == 302
+    assert campaign.signatures.get(email="second@example.org").partner.slug == "zmina"
 
 
 def test_sign_post(client, campaign, sign_data, django_assert_num_queries, settings):
