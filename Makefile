@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install migrate content run test lint format serve worker bench bench-export bench-timing faults messages clean
+.PHONY: help install migrate content run test lint format serve worker bench bench-export bench-timing bench-dashboard faults messages clean
 
 help:
 	@echo "make run     set up .venv, migrate, load the campaign content, serve http://$(HOST):$(PORT)"
@@ -83,6 +83,10 @@ faults: install
 # Memory and time of exporting 1,000,000 signatures (needs DATABASE_URL=postgres://...).
 bench-export: install
 	$(BIN)/python bench/export_memory.py
+
+# The staff dashboard's render time with a million signatures: bench/DASHBOARD.md.
+bench-dashboard: install
+	$(BIN)/python bench/dashboard.py
 
 # Every language under locale/ (see the README's Translations): extract, then compile.
 LOCALES := $(notdir $(wildcard locale/*))

@@ -194,6 +194,7 @@ def main() -> None:
                     ("1c home page, Russian", "/ru/"),
                     ("2 petition page", f"/petitions/{slug}/"),
                     ("2b petition page, Russian", f"/ru/petitions/{slug}/"),
+                    ("2c widget (a partner's frame)", f"/petitions/{slug}/embed/?via=zmina"),
                     ("3 count.json", f"/petitions/{slug}/count.json"),
                     ("3b count badge (SVG)", f"/petitions/{slug}/badge.svg"),
                 ):

@@ -25,6 +25,7 @@ urlpatterns = [
 
 urlpatterns += i18n_patterns(
     # Staff read the admin in their language too: /admin/ in English, /ru/admin/ in Russian.
+    path(f"{settings.ADMIN_URL}partner-figures/", include("petitions.partner_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("", include("stories.urls")),
     path("", include("petitions.urls")),

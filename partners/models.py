@@ -2,6 +2,7 @@ import uuid
 from pathlib import PurePath
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator
 from django.db import models
@@ -183,3 +184,41 @@ def partner_for(slug: str) -> "Partner | None":
         partners = {partner.slug: partner for partner in Partner.objects.all()}
         _by_slug.set("all", partners)
     return partners.get(slug)
+
+
+class PartnerStaff(models.Model):
+    """A staff account that works for a partner organisation: it sees that partner's figures in
+    the admin and nothing else of the signatures, and, as the partner's data officer, may also
+    export the signers who agreed to hear from that partner. partners.access decides from it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="partner_roles",
+        verbose_name=_("user"),
+    )
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.CASCADE,
+        related_name="staff",
+        verbose_name=_("partner organisation"),
+    )
+    is_data_officer = models.BooleanField(
+        _("data officer for this partner"),
+        default=False,
+        help_text=_(
+            "May see and export the names and email addresses of the signers who agreed to "
+            "hear from this partner."
+        ),
+    )
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("partner staff member")
+        verbose_name_plural = _("partner staff")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "partner"], name="partner_staff_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.partner}"

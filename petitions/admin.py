@@ -9,7 +9,7 @@ from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.admin.options import IncorrectLookupParameters, get_content_type_for_model
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -197,9 +197,21 @@ class PetitionAdmin(DeclaredFiltersOnly, TranslatedContentAdmin):
     def pending(self, petition: Petition) -> int:
         return petition.pending_total
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+        """ModelAdmin.get_object without the list's counts (get_queryset's annotations): one
+        petition's pages show none, and the pending count is a COUNT over all the petition's
+        signatures, most of the change page's time with a million (bench/DASHBOARD.md)."""
+        queryset = super().get_queryset(request)
+        field = self.opts.pk if from_field is None else self.opts.get_field(from_field)
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})
+        except (self.model.DoesNotExist, ValidationError, ValueError):
+            return None
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         petition = self.get_object(request, object_id)
         if petition is not None and can_see_signatures(request.user):
+            # Read from the rollup only, never from the signatures (petitions.reports).
             extra_context = {**(extra_context or {}), "report": petition_report(petition)}
         return super().change_view(request, object_id, form_url, extra_context)
 

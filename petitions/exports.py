@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django_countries import countries
 
+from partners.models import Partner
 from petitions.models import ExportRecord, Petition, Signature
 
 BOM = "\ufeff"
@@ -157,13 +158,14 @@ def recorded_filters(filters: dict) -> dict:
 
 
 def start_record(
-    *, kind: str, user=None, username: str = "", petition=None, filters=None
+    *, kind: str, user=None, username: str = "", petition=None, partner=None, filters=None
 ) -> ExportRecord:
     return ExportRecord.objects.create(
         kind=kind,
         user=user if user is not None and user.is_authenticated else None,
         username=username or getattr(user, "username", "") or "system",
         petition=petition,
+        partner=partner,
         filters=recorded_filters(filters),
     )
 
@@ -177,6 +179,82 @@ def write_csv(rows: Iterable[tuple], stream: IO[str], record: ExportRecord) -> i
         stream.write(chunk)
     record.refresh_from_db()
     return record.row_count or 0
+
+
+# A partner's consenting signers ---------------------------------------------------------
+# For the partner to email: only the confirmed signers who agreed to it, each with the words
+# they agreed to (the wording's id is its version: a changed text is a new wording) and when.
+
+PARTNER_HEADER = [
+    "first_name",
+    "last_name",
+    "email",
+    "country_code",
+    "country_name",
+    "language",
+    "consent_wording_version",
+    "consent_wording",
+    "consented_at",
+    "confirmed_at",
+]
+PARTNER_FIELDS = [
+    "first_name",
+    "last_name",
+    "email",
+    "country",
+    "language",
+    "partner_updates_wording",
+    "partner_updates_wording__text",
+    "created_at",
+    "confirmed_at",
+    "hide_name",
+]
+
+
+def partner_signers(*, partner: Partner, petition: Petition) -> QuerySet:
+    """Confirmed, not erased signatures of the petition made through the partner's link whose
+    signers agreed to hear from the partner."""
+    return (
+        Signature.objects.exportable()
+        .confirmed()
+        .filter(petition=petition, partner=partner, partner_updates=True, erased_at__isnull=True)
+    )
+
+
+def partner_csv_row(values: tuple) -> list[str]:
+    """One row from a values_list(*PARTNER_FIELDS) tuple; the consent was given when signing.
+    Signers who asked to be left out of the list handed in appear without their names, as in
+    every export."""
+    first, last, email, country, language, wording_id, wording, signed_at, confirmed_at, hide = (
+        values
+    )
+    if hide:
+        first = last = ""
+    row = [
+        first,
+        last,
+        email or "",
+        country,
+        str(countries.name(country)) if country else "",
+        language,
+        str(wording_id or ""),
+        wording or "",
+        _iso_utc(signed_at),
+        _iso_utc(confirmed_at),
+    ]
+    return [neutralise(cell) for cell in row]
+
+
+def iter_partner_csv(queryset: QuerySet, record: ExportRecord) -> Iterator[str]:
+    rows = queryset.order_by("pk").values_list(*PARTNER_FIELDS).iterator(chunk_size=CHUNK_SIZE)
+    return iter_csv(rows, record, header=PARTNER_HEADER, row=partner_csv_row)
+
+
+def partner_export_filename(
+    partner: Partner, petition: Petition, when: dt.datetime | None = None
+) -> str:
+    day = (when or timezone.now()).date().isoformat()
+    return f"{petition.slug}-{partner.slug}-consenting-signers-{day}.csv"
 
 
 # The hand-in package ---------------------------------------------------------------------

@@ -26,7 +26,7 @@ _INVISIBLE = re.compile(
     "\U000e0001\U000e0020-\U000e007f]"
 )
 _SPACES = re.compile(r"\s+")
-_SOURCE = re.compile(r"(home|stories|petition|story:[-a-z0-9_]{1,80})")
+_SOURCE = re.compile(r"(home|stories|petition|widget|story:[-a-z0-9_]{1,80})")
 _TIMESTAMP_SALT = "petitions.form.rendered"
 
 

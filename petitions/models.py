@@ -334,6 +334,7 @@ class SignatureSource(models.TextChoices):
     STORIES = "stories", _("stories page")
     STORY = "story", _("a story")
     PETITION = "petition", _("petition page")
+    WIDGET = "widget", _("a partner's widget")
     OTHER = "other", _("elsewhere")
 
 
@@ -526,7 +527,103 @@ class SignatureTallyQuerySet(models.QuerySet):
         )
 
 
-class SignatureTally(models.Model):
+class ShardedCount:
+    """A count spread over a few rows per key ("shards"), for models with `shard` and `count`
+    fields (count never negative: a check constraint) and the key unique with the shard.
+
+    Concurrent transactions change different shards, so that they seldom wait for the same
+    row lock; reading sums the shards. The callers keep the count exact in the same transaction
+    as each change to what it counts.
+    """
+
+    SHARDS = 8
+    # How a change picks its shard. False: at random, so that a busy key's changes spread over
+    # all its shards (the tally: a few busy keys). True: the first of the key's rows that no
+    # other transaction holds, and a random one only when all are held, so that a key has more
+    # rows than one only where confirmations met (the rollups: many keys, each read often).
+    # (PostgreSQL's SKIP LOCKED; elsewhere always the first.)
+    PICK_FREE_SHARD = False
+
+    @classmethod
+    def _add_to_a_free_shard(cls, *, key: dict, delta: int) -> bool:
+        """Add delta to the key's first row that no other transaction holds; False if there is
+        none (no row yet, or all held)."""
+        rows = cls.objects.filter(**key)
+        free = rows.order_by("shard").select_for_update(skip_locked=True).values("pk")[:1]
+        return bool(rows.filter(pk=Subquery(free)).update(count=F("count") + delta))
+
+    @classmethod
+    def _insert_shard(cls, *, key: dict, shard: int, count: int) -> bool:
+        """INSERT this shard holding count, unless it exists; whether it did. (ON CONFLICT DO
+        NOTHING: it waits for a transaction creating the same shard, and fails no statement.
+        Django's bulk_create does not say whether it inserted.)"""
+        connection = connections[router.db_for_write(cls)]
+        meta, quote = cls._meta, connection.ops.quote_name
+        row = cls(**key, shard=shard, count=count)
+        fields = [field for field in meta.concrete_fields if not field.primary_key]
+        statement = "INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                statement.format(
+                    table=quote(meta.db_table),
+                    columns=", ".join(quote(field.column) for field in fields),
+                    values=", ".join(["%s"] * len(fields)),
+                ),
+                [
+                    field.get_db_prep_save(getattr(row, field.attname), connection)
+                    for field in fields
+                ],
+            )
+            return cursor.rowcount == 1
+
+    @classmethod
+    def _add_to_a_shard(cls, *, key: dict, delta: int) -> None:
+        """Add a positive delta to one shard of this key (see PICK_FREE_SHARD)."""
+        shard = random.randrange(cls.SHARDS)
+        matching = cls.objects.filter(**key, shard=shard)
+        if cls.PICK_FREE_SHARD:
+            # A free shard; else a new one (most keys of a fine rollup are new: one statement
+            # more, not three); else the shard another transaction holds, once it is free.
+            if cls._add_to_a_free_shard(key=key, delta=delta):
+                return
+            if cls._insert_shard(key=key, shard=shard, count=delta):
+                return
+            matching.update(count=F("count") + delta)
+            return
+        if matching.update(count=F("count") + delta):
+            return
+        # The shard's first use: create it empty, unless another transaction just did (ON
+        # CONFLICT DO NOTHING waits for that one and fails no statement, so nothing lands in
+        # the database's error log), then add to it like any other.
+        cls.objects.bulk_create([cls(**key, shard=shard, count=0)], ignore_conflicts=True)
+        matching.update(count=F("count") + delta)
+
+    @classmethod
+    def _take_from_a_shard(cls, rows: models.QuerySet, *, amount: int, one_key: bool) -> bool:
+        """Take amount from one of these rows that holds at least that much: a random shard if
+        it does (when shards are picked at random, and the rows are one key's shards, `one_key`,
+        so that a shard number names one row), else the fullest row. No row may go below zero,
+        and an UPDATE that would break the constraint is never sent (PostgreSQL would log it).
+        False, changing nothing, when no row holds enough.
+
+        Each UPDATE re-checks `count >= amount` on the row it changes, after waiting for any
+        transaction that holds its lock, so two withdrawals can never both take a shard's last
+        signature; the one that finds it gone tries the next fullest.
+        """
+        enough = rows.filter(count__gte=amount)
+        take = {"count": F("count") - amount}
+        spread = one_key and not cls.PICK_FREE_SHARD
+        if spread and enough.filter(shard=random.randrange(cls.SHARDS)).update(**take):
+            return True
+        while True:
+            fullest = enough.order_by("-count", "shard").values("pk")[:1]
+            if enough.filter(pk=Subquery(fullest)).update(**take):
+                return True
+            if not enough.exists():
+                return False
+
+
+class SignatureTally(ShardedCount, models.Model):
     """Confirmed signatures per petition and country, spread over a few rows ("shards").
 
     Each confirmation adds one to a random shard, so that concurrent confirmations seldom wait
@@ -559,43 +656,12 @@ class SignatureTally(models.Model):
     def add(cls, *, petition_id: int, country: str, delta: int) -> None:
         """Add delta to one shard (a negative one only to a shard that has enough); call inside
         the transaction that changes the signature."""
-        if delta < 0:
-            cls._take(petition_id=petition_id, country=country, amount=-delta)
+        key = {"petition_id": petition_id, "country": country}
+        if delta >= 0:
+            cls._add_to_a_shard(key=key, delta=delta)
             return
-        shard = random.randrange(cls.SHARDS)
-        matching = cls.objects.filter(petition_id=petition_id, country=country, shard=shard)
-        if matching.update(count=F("count") + delta):
+        if cls._take_from_a_shard(cls.objects.filter(**key), amount=-delta, one_key=True):
             return
-        # The shard's first use: create it empty, unless another transaction just did (ON
-        # CONFLICT DO NOTHING waits for that one and fails no statement, so nothing lands in
-        # the database's error log), then add to it like any other.
-        cls.objects.bulk_create(
-            [cls(petition_id=petition_id, country=country, shard=shard, count=0)],
-            ignore_conflicts=True,
-        )
-        matching.update(count=F("count") + delta)
-
-    @classmethod
-    def _take(cls, *, petition_id: int, country: str, amount: int) -> None:
-        """Take amount from one shard that holds at least that much: a random one if it does,
-        else the fullest. No shard may go below zero, and an UPDATE that would break the
-        constraint is never sent (PostgreSQL would log it).
-
-        Each UPDATE re-checks `count >= amount` on the row it changes, after waiting for any
-        transaction that holds its lock, so two withdrawals can never both take a shard's last
-        signature; the one that finds it gone tries the next fullest.
-        """
-        rows = cls.objects.filter(petition_id=petition_id, country=country)
-        enough = rows.filter(count__gte=amount)
-        take = {"count": F("count") - amount}
-        if enough.filter(shard=random.randrange(cls.SHARDS)).update(**take):
-            return
-        while True:
-            fullest = enough.order_by("-count", "shard").values("pk")[:1]
-            if enough.filter(pk=Subquery(fullest)).update(**take):
-                return
-            if not enough.exists():
-                break
         # The tally is already short of this signature, so it is wrong anyway: leave it rather
         # than fail the withdrawal or the moderation; recount_signatures repairs it.
         logger.warning(
@@ -603,8 +669,251 @@ class SignatureTally(models.Model):
             "manage.py recount_signatures",
             petition_id,
             country,
-            amount,
+            -delta,
         )
+
+
+def start_of_hour(moment: dt.datetime) -> dt.datetime:
+    """The UTC hour a moment falls in: how the rollups file a confirmation."""
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+# The rollups ----------------------------------------------------------------------------------
+#
+# What the dashboards read, so that none counts the signatures themselves: confirmed signatures
+# summed by some of their attributes (a rollup's KEY), each kept exact in the same transaction
+# as every change to the count (petitions.services) and rebuilt with the tally by
+# `manage.py recount_signatures`. There are three, because a dashboard must read few rows:
+# - SignatureRollup, by hour, country, partner and page: every figure the others hold, and more
+#   (what came in by country since a moment), in a row per distinct key the signatures have:
+#   with a million spread over a month, about one per signature;
+# - SignatureTimeline, by hour and partner: the time series (a few thousand rows a month);
+# - SignatureTotals, by country, partner and page, over the whole petition: the breakdowns
+#   (at most countries x partners x pages rows, whatever the number of signatures).
+# A key has more than one row (shard) only where confirmations met (PICK_FREE_SHARD).
+# (bench/DASHBOARD.md measures why: with a million signatures, summing SignatureRollup for the
+# staff dashboard took some 300 ms of the 200 the page may take, the other two a few.)
+#
+# Erasing a signer's data clears the story their signature names, but not the rollups: an
+# aggregate of confirmations names nobody, and keeping it keeps the dashboards right.
+
+
+class RollupQuerySet(models.QuerySet):
+    def refill(self, *, petition_id: int) -> int:
+        """Replace the petition's rows with ones computed from its confirmed signatures, in one
+        INSERT ... SELECT (the database aggregates; no row passes through Python); return how
+        many rows it wrote. Call inside a transaction that has locked the petition's counts
+        (petitions.services.recount_signatures)."""
+        self.filter(petition_id=petition_id).delete()
+        return self.insert_from(Signature.objects.filter(petition_id=petition_id))
+
+    def insert_from(self, signatures: "SignatureQuerySet") -> int:
+        """Add the rollup of these signatures' confirmed ones: one row per key, in shard 0."""
+        key = self.model.KEY
+        rows = signatures.confirmed().order_by()
+        if "hour" in key:
+            rows = rows.annotate(hour=_HOUR_CONFIRMED)
+        rows = rows.values(*key).annotate(  # grouped by the key, selected in this order, then:
+            shard=models.Value(0), total=models.Count("pk")
+        )
+        connection = connections[router.db_for_write(self.model)]
+        meta, quote = self.model._meta, connection.ops.quote_name
+        columns = {field.attname: field.column for field in meta.concrete_fields}
+        # Not in Django's documented API: compiling a query for an INSERT ... SELECT, which
+        # Django's ORM cannot write.
+        select, params = rows.query.get_compiler(connection=connection).as_sql()
+        names = ", ".join(quote(columns[name]) for name in (*key, "shard", "count"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {quote(meta.db_table)} ({names}) {select}", params)
+            return cursor.rowcount
+
+
+_HOUR_CONFIRMED = models.functions.Trunc(
+    "confirmed_at", "hour", output_field=models.DateTimeField(), tzinfo=dt.UTC
+)
+
+
+class Rollup(ShardedCount):
+    """A rollup (see above): models with a petition, the attributes in KEY, shard and count."""
+
+    PICK_FREE_SHARD = True
+
+    # Signature attributes the rows are keyed by (shard aside); "hour" is start_of_hour of the
+    # confirmation.
+    KEY: tuple[str, ...] = ()
+
+    @classmethod
+    def key_of(cls, signature: Signature) -> dict:
+        return {
+            name: start_of_hour(signature.confirmed_at)
+            if name == "hour"
+            else getattr(signature, name)
+            for name in cls.KEY
+        }
+
+    @classmethod
+    def count_signature(cls, signature: Signature, *, delta: int) -> None:
+        """Add delta (+1 or -1) for a confirmed signature under its key; call inside the
+        transaction that changes the signature. A negative delta is taken only from a row that
+        has enough. Once the signature is erased it no longer names its story, so then it is
+        taken from any story of the rest of its key."""
+        key = cls.key_of(signature)
+        if delta >= 0:
+            cls._add_to_a_shard(key=key, delta=delta)
+            return
+        one_key = not (signature.erased_at and "source_story" in key)
+        if not one_key:
+            del key["source_story"]
+        if cls._take_from_a_shard(cls.objects.filter(**key), amount=-delta, one_key=one_key):
+            return
+        logger.warning(
+            "%s of petition %s has fewer than %s to take; run manage.py recount_signatures",
+            cls.__name__,
+            signature.petition_id,
+            -delta,
+        )
+
+
+def _unique_per_key(fields: list[str], name: str) -> list[models.UniqueConstraint]:
+    """One row per key and shard. No partner (NULL) is one key too, hence two partial
+    constraints (NULLS NOT DISTINCT is PostgreSQL's only)."""
+    return [
+        models.UniqueConstraint(
+            fields=[*fields, "shard"], condition=Q(partner__isnull=False), name=name
+        ),
+        models.UniqueConstraint(
+            fields=[field for field in fields if field != "partner"] + ["shard"],
+            condition=Q(partner__isnull=True),
+            name=f"{name}_no_partner",
+        ),
+    ]
+
+
+def _partner_field(related_name: str):
+    return models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner organisation"),
+        related_name=related_name,
+        # The figures stay: a partner whose link brought signatures cannot be deleted, only
+        # hidden (no longer shown on the coalition page).
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text=_(
+            "A partner organisation that brought signatures cannot be deleted, only hidden."
+        ),
+    )
+
+
+class SignatureRollup(Rollup, models.Model):
+    """Confirmed signatures per petition, hour of confirmation, country, partner and the page
+    that brought them (see "The rollups" above)."""
+
+    # At most; its keys are much finer than the tally's, so concurrent confirmations seldom
+    # share one.
+    SHARDS = 4
+    KEY = ("petition_id", "hour", "country", "partner_id", "source", "source_story")
+
+    petition = models.ForeignKey(
+        Petition, on_delete=models.CASCADE, related_name="rollups", verbose_name=_("petition")
+    )
+    hour = models.DateTimeField(_("hour"), help_text=_("The start of the hour confirmed in (UTC)."))
+    country = CountryField(_("country"))
+    partner = _partner_field("signature_rollups")
+    # As the signature has it (its choices and their check are Signature's).
+    source = models.CharField(_("signed from"), max_length=10)
+    source_story = models.SlugField(_("story signed from"), max_length=80, blank=True)
+    shard = models.PositiveSmallIntegerField()
+    count = models.IntegerField(_("confirmed signatures"), default=0)
+
+    objects = RollupQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("signature figures")
+        verbose_name_plural = _("signature figures")
+        constraints = [
+            *_unique_per_key(
+                ["petition", "hour", "country", "partner", "source", "source_story"],
+                "rollup_unique_shard",
+            ),
+            models.CheckConstraint(condition=Q(count__gte=0), name="rollup_count_not_negative"),
+        ]
+        indexes = [
+            # A petition's rows since a moment (a partner's figures up to the current period).
+            models.Index(fields=["petition", "hour"], name="rollup_petition_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.petition_id} {self.hour:%Y-%m-%d %H}h {self.country}: {self.count}"
+
+
+class SignatureTimeline(Rollup, models.Model):
+    """Confirmed signatures per petition, hour of confirmation and partner: the dashboards'
+    time series (see "The rollups" above)."""
+
+    # At most. Each key takes every confirmation of its hour through its partner (or through
+    # none): hot keys, as many shards as the tally.
+    SHARDS = 8
+    KEY = ("petition_id", "hour", "partner_id")
+
+    petition = models.ForeignKey(
+        Petition, on_delete=models.CASCADE, related_name="+", verbose_name=_("petition")
+    )
+    hour = models.DateTimeField(_("hour"), help_text=_("The start of the hour confirmed in (UTC)."))
+    partner = _partner_field("+")
+    shard = models.PositiveSmallIntegerField()
+    count = models.IntegerField(_("confirmed signatures"), default=0)
+
+    objects = RollupQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("signatures per hour")
+        verbose_name_plural = _("signatures per hour")
+        constraints = [
+            *_unique_per_key(["petition", "hour", "partner"], "timeline_unique_shard"),
+            models.CheckConstraint(condition=Q(count__gte=0), name="timeline_count_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.petition_id} {self.hour:%Y-%m-%d %H}h: {self.count}"
+
+
+class SignatureTotals(Rollup, models.Model):
+    """Confirmed signatures per petition, country, partner and page, whenever they came: the
+    dashboards' breakdowns (see "The rollups" above)."""
+
+    SHARDS = 8
+    KEY = ("petition_id", "country", "partner_id", "source", "source_story")
+
+    petition = models.ForeignKey(
+        Petition, on_delete=models.CASCADE, related_name="+", verbose_name=_("petition")
+    )
+    country = CountryField(_("country"))
+    partner = _partner_field("+")
+    source = models.CharField(_("signed from"), max_length=10)
+    source_story = models.SlugField(_("story signed from"), max_length=80, blank=True)
+    shard = models.PositiveSmallIntegerField()
+    count = models.IntegerField(_("confirmed signatures"), default=0)
+
+    objects = RollupQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("signature totals")
+        verbose_name_plural = _("signature totals")
+        constraints = [
+            *_unique_per_key(
+                ["petition", "country", "partner", "source", "source_story"],
+                "totals_unique_shard",
+            ),
+            models.CheckConstraint(condition=Q(count__gte=0), name="totals_count_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.petition_id} {self.country}: {self.count}"
+
+
+# Every rollup, in the order each change to the count updates them.
+ROLLUPS: tuple[type[Rollup], ...] = (SignatureRollup, SignatureTimeline, SignatureTotals)
 
 
 # The public breakdown by country --------------------------------------------------------------
@@ -748,6 +1057,7 @@ class ExportKind(models.TextChoices):
     ADMIN_CSV = "admin", _("CSV from the admin")
     COMMAND_CSV = "command", _("CSV from the command line")
     HAND_IN = "hand-in", _("hand-in package")
+    PARTNER_CSV = "partner", _("a partner's consenting signers")
 
 
 class StaffRecord(models.Model):
@@ -787,6 +1097,16 @@ class ExportRecord(StaffRecord):
         related_name="+",
         verbose_name=_("petition"),
     )
+    # The partner whose consenting signers were exported: only for that kind of export. (The
+    # record stays if the partner is deleted.)
+    partner = models.ForeignKey(
+        "partners.Partner",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("partner organisation"),
+    )
     filters = models.JSONField(_("filters"), default=dict, blank=True)
     row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
     completed = models.BooleanField(_("completed"), default=False)
@@ -798,6 +1118,10 @@ class ExportRecord(StaffRecord):
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=ExportKind.values), name="export_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(partner__isnull=True) | Q(kind=ExportKind.PARTNER_CSV),
+                name="export_partner_only_for_partner_exports",
             ),
         ]
 

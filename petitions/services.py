@@ -1,5 +1,5 @@
 """Write paths for signatures and petitions, and what a signer's link can do. Each that changes
-the count keeps the tally exact inside its own transaction."""
+the count keeps the tally and the rollups exact inside its own transaction (_count)."""
 
 import datetime as dt
 import enum
@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models.sql import Query, UpdateQuery
 from django.utils import timezone
 
 from petitions import emails, exports
 from petitions.addresses import normalise_address
 from petitions.models import (
+    ROLLUPS,
     ExportRecord,
     Petition,
     Signature,
@@ -24,6 +25,16 @@ from petitions.models import (
     SignatureTally,
 )
 from petitions.tokens import SignatureRef
+
+
+def _count(signature: Signature, *, delta: int) -> None:
+    """Add a confirmed signature to the counts (delta=1) or take it out (delta=-1): the tally
+    the public count reads and the rollups the dashboards read. Call inside the transaction that
+    changes the signature, with the signature as it was counted (its confirmation time set)."""
+    SignatureTally.add(petition_id=signature.petition_id, country=signature.country, delta=delta)
+    for rollup in ROLLUPS:
+        rollup.count_signature(signature, delta=delta)
+    _count_changed(signature.petition)
 
 
 def _count_changed(petition: Petition) -> None:
@@ -260,19 +271,20 @@ def confirm_signature(*, signature_id: SignatureRef, petition: Petition | None =
         return Outcome.ALREADY_CONFIRMED
     with transaction.atomic():
         # Conditional update: of two confirmations racing, exactly one changes the row.
+        signature.confirmed_at = timezone.now()
         changed = Signature.objects.filter(pk=signature.pk, status=Signature.Status.PENDING).update(
-            status=Signature.Status.CONFIRMED, confirmed_at=timezone.now()
+            status=Signature.Status.CONFIRMED, confirmed_at=signature.confirmed_at
         )
         if not changed:
             return Outcome.ALREADY_CONFIRMED
-        SignatureTally.add(petition_id=signature.petition_id, country=signature.country, delta=1)
-        _count_changed(signature.petition)
+        _count(signature, delta=1)
     return Outcome.CONFIRMED
 
 
 def _erased() -> dict:
-    """What an erased signature keeps of its signer: nothing. Country, status and dates stay,
-    for the counts and the audit trail."""
+    """What an erased signature keeps of its signer: nothing. Country, partner, page, status
+    and dates stay, for the counts and the audit trail. (The story it was signed from goes; the
+    rollups keep it in their figures, which name no signer: see petitions.models.)"""
     return {
         "first_name": "",
         "last_name": "",
@@ -336,10 +348,7 @@ def withdraw_signature(*, signature_id: SignatureRef, petition: Petition | None 
             erase_personal_data(signature)
             return True
         if signature.status == Signature.Status.CONFIRMED:
-            SignatureTally.add(
-                petition_id=signature.petition_id, country=signature.country, delta=-1
-            )
-            _count_changed(signature.petition)
+            _count(signature, delta=-1)
         signature.delete()
     return True
 
@@ -374,20 +383,32 @@ def request_new_link(
 @dataclass(frozen=True)
 class Recount:
     petition: Petition
-    before: int
+    before: int  # the tally's total
     after: int
+    # Each rollup's total before, in the order of ROLLUPS (all are `after` once rebuilt).
+    rollups_before: tuple[int, ...] = ()
+
+    @property
+    def was_correct(self) -> bool:
+        return self.before == self.after and all(n == self.after for n in self.rollups_before)
 
 
 def recount_signatures(petition: Petition) -> Recount:
-    """Rebuild the tally from the signatures themselves.
+    """Rebuild the tally and the rollups from the signatures themselves.
 
     The petition's tally rows are locked first, so confirmations that are under way either
-    finish before the count (and are counted) or wait and add themselves after it.
+    finish before the count (and are counted) or wait and add themselves after it. (Each
+    confirmation changes the tally before the rollup, so none is then between the two.)
     """
     with transaction.atomic():
         Petition.objects.select_for_update().filter(pk=petition.pk).first()
         tallies = SignatureTally.objects.select_for_update().filter(petition=petition)
         before = sum(t.count for t in tallies)
+        rollups_before = []
+        for rollup in ROLLUPS:
+            rows = rollup.objects.filter(petition=petition)
+            rollups_before.append(rows.aggregate(total=Sum("count"))["total"] or 0)
+            rollup.objects.refill(petition_id=petition.pk)
         counts = list(
             Signature.objects.confirmed()
             .filter(petition=petition)
@@ -402,7 +423,9 @@ def recount_signatures(petition: Petition) -> Recount:
         )
         after = sum(row["total"] for row in counts)
         _count_changed(petition)
-    return Recount(petition=petition, before=before, after=after)
+    return Recount(
+        petition=petition, before=before, after=after, rollups_before=tuple(rollups_before)
+    )
 
 
 def hand_in(*, petition: Petition, user=None, language: str = "en") -> exports.HandInPackage:
@@ -434,10 +457,7 @@ def mark_fraudulent(signatures) -> int:
     with transaction.atomic():
         for signature in signatures.select_for_update().exclude(status=Signature.Status.FRAUDULENT):
             if signature.status == Signature.Status.CONFIRMED:
-                SignatureTally.add(
-                    petition_id=signature.petition_id, country=signature.country, delta=-1
-                )
-                _count_changed(signature.petition)
+                _count(signature, delta=-1)
             Signature.objects.filter(pk=signature.pk).update(status=Signature.Status.FRAUDULENT)
             changed += 1
     return changed
@@ -494,3 +514,14 @@ def erase_signer(email: str) -> int:
     it is written; ValidationError if it cannot be an address the form accepted."""
     address = normalise_address(email)
     return erase_signatures(Signature.objects.filter(email=address))
+
+
+def partner_of_link(*, signature_id: SignatureRef) -> str:
+    """The slug of the partner whose link brought this signer ("" for none), so that the
+    thank-you page's share links credit that partner too."""
+    return (
+        Signature.objects.filter(_named(signature_id))
+        .values_list("partner__slug", flat=True)
+        .first()
+        or ""
+    )

@@ -8,6 +8,13 @@ urlpatterns = [
     path("petitions/<slug:slug>/", views.petition_detail, name="detail"),
     path("petitions/<slug:slug>/sign/", views.sign, name="sign"),
     path("petitions/<slug:slug>/check-your-inbox/", views.check_inbox, name="check_inbox"),
+    path("petitions/<slug:slug>/embed/", views.widget, name="widget"),
+    path("petitions/<slug:slug>/embed/sign/", views.widget_sign, name="widget_sign"),
+    path(
+        "petitions/<slug:slug>/embed/check-your-inbox/",
+        views.widget_check_inbox,
+        name="widget_check_inbox",
+    ),
     path("petitions/<slug:slug>/confirm/", views.confirm, name="confirm"),
     path("petitions/<slug:slug>/new-link/", views.new_link, name="new_link"),
     path("petitions/<slug:slug>/thank-you/", views.thanks, name="thanks"),

@@ -1,16 +1,24 @@
+from collections.abc import Callable
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from campaign.lib import ratelimit
-from campaign.lib.http import can_preview, too_many_requests
+from campaign.lib.csrf import is_same_origin_post
+from campaign.lib.http import allow_framing_by, can_preview, too_many_requests
 from campaign.lib.pagecache import CSRF_SLOT, TimedCache, public_page
-from partners.models import partner_for
+from partners.models import Partner, partner_for
 from petitions import services
 from petitions.forms import (
     TIMESTAMP_SLOT,
@@ -51,13 +59,18 @@ def _initial_country(request: HttpRequest) -> str:
     return code if len(code) == 2 and code.isalpha() and code not in {"XX", "T1"} else ""
 
 
-def _render_petition(
-    request: HttpRequest, petition: Petition, form: SignatureForm, status: int = 200, **context
-) -> HttpResponse:
-    # The partner whose link brought the reader, named beside the form.
+def _form_partner(form: SignatureForm) -> Partner | None:
+    """The partner whose link brought the reader, named beside the form with its consent."""
     partner = partner_for(form["via"].value())
     if partner is not None:
         form.fields["partner_updates"].label = partner_consent_label(partner.display_name)
+    return partner
+
+
+def _render_petition(
+    request: HttpRequest, petition: Petition, form: SignatureForm, status: int = 200, **context
+) -> HttpResponse:
+    partner = _form_partner(form)
     return render(
         request,
         "petitions/petition_detail.html",
@@ -94,29 +107,139 @@ def petition_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return _render_petition(request, petition, form, csrf_token=CSRF_SLOT)
 
 
-@require_POST
-def sign(request: HttpRequest, slug: str) -> HttpResponse:
-    petition = _petition_or_404(request, slug)
-    form = SignatureForm(request.POST)
+def _take_signature(
+    request: HttpRequest,
+    petition: Petition,
+    form: SignatureForm,
+    *,
+    show_form: Callable[[int], HttpResponse],
+    check_inbox_url: str,
+) -> HttpResponse:
+    """Signing, wherever the form was shown: show_form(status) shows it again."""
     if not petition.is_open:
-        return _render_petition(request, petition, form, status=403)
+        return show_form(403)
     wait = ratelimit.limit(request, "sign", settings.RATE_LIMIT_SIGN)
     if wait:
         return too_many_requests(request, wait)
     if form.looks_automated():
         # A filled honeypot: bots see exactly what people see, and nothing is saved.
-        return redirect("petitions:check_inbox", slug=petition.slug)
+        return redirect(check_inbox_url)
     if not form.is_valid():
         # Also a form sent too fast or with a stale timestamp: shown again, as typed, with a
         # fresh timestamp and a request to send it once more.
-        return _render_petition(request, petition, form, status=400)
+        return show_form(400)
     try:
         services.sign_petition(
             petition=petition, language=get_language(), **form.signature_fields()
         )
     except services.PetitionClosed:
-        return _render_petition(request, petition, form, status=403)
-    return redirect("petitions:check_inbox", slug=petition.slug)
+        return show_form(403)
+    return redirect(check_inbox_url)
+
+
+@require_POST
+def sign(request: HttpRequest, slug: str) -> HttpResponse:
+    petition = _petition_or_404(request, slug)
+    form = SignatureForm(request.POST)
+    return _take_signature(
+        request,
+        petition,
+        form,
+        show_form=lambda status: _render_petition(request, petition, form, status=status),
+        check_inbox_url=reverse("petitions:check_inbox", kwargs={"slug": petition.slug}),
+    )
+
+
+# The widget: the call, its count and the form, made for partners' sites to frame. It sets no
+# cookie and needs none: browsers send none to a framed site of another (third-party cookies
+# blocked, SameSite), so its form is protected by the browser's own word on where it was posted
+# from (campaign.lib.csrf) instead of Django's cookie-paired token. Only the origins listed for
+# the partner its link names may frame it; every other page of the site refuses all framing.
+
+WIDGET_SLOTS = {TIMESTAMP_SLOT: lambda request: form_timestamp()}
+
+
+def _widget_language(request: HttpRequest) -> str:
+    """?lang=ru chooses the widget's language (partners write the address by hand); the
+    address's own prefix (/ru/petitions/...) does too."""
+    code = request.GET.get("lang", "")
+    return code if code in dict(settings.LANGUAGES) else get_language()
+
+
+def _framed_for(response: HttpResponse, partner: Partner | None) -> HttpResponse:
+    return allow_framing_by(response, partner.origins if partner else [])
+
+
+def _render_widget(
+    request: HttpRequest, petition: Petition, form: SignatureForm, status: int = 200
+) -> HttpResponse:
+    partner = _form_partner(form)
+    response = render(
+        request,
+        "petitions/widget/form.html",
+        {"petition": petition, "form": form, "stats": petition.stats(), "partner": partner},
+        status=status,
+    )
+    response["Content-Language"] = get_language()
+    return _framed_for(response, partner)
+
+
+def _widget_query(form: SignatureForm) -> str:
+    via = form["via"].value()
+    return "?" + urlencode({"via": via}) if via else ""
+
+
+@require_safe
+@public_page(slots=WIDGET_SLOTS)
+def widget(request: HttpRequest, slug: str) -> HttpResponse:
+    petition = _petition_or_404(request, slug)
+    with translation.override(_widget_language(request)):
+        form = SignatureForm(
+            initial={
+                "country": _initial_country(request),
+                "source": "widget",
+                "rendered_at": TIMESTAMP_SLOT,
+                **link_params(request.GET),
+            }
+        )
+        return _render_widget(request, petition, form)
+
+
+@csrf_exempt
+@require_POST
+def widget_sign(request: HttpRequest, slug: str) -> HttpResponse:
+    petition = _petition_or_404(request, slug)
+    form = SignatureForm(request.POST)
+    if not is_same_origin_post(request):
+        # A form posted from another site's page, or by a browser that says nothing of where
+        # from: never saved; shown again as typed, to be sent once more from the widget.
+        form.full_clean()
+        form.add_error(
+            None,
+            _("Your browser did not say where this form was sent from, so it was not saved. "
+              "Please send it once more."),
+        )  # fmt: skip
+        return _render_widget(request, petition, form, status=403)
+    response = _take_signature(
+        request,
+        petition,
+        form,
+        show_form=lambda status: _render_widget(request, petition, form, status=status),
+        check_inbox_url=reverse("petitions:widget_check_inbox", kwargs={"slug": petition.slug})
+        + _widget_query(form),
+    )
+    return _framed_for(response, _form_partner(form))
+
+
+@require_safe
+@public_page
+def widget_check_inbox(request: HttpRequest, slug: str) -> HttpResponse:
+    petition = _petition_or_404(request, slug)
+    partner = partner_for(link_params(request.GET).get("via", ""))
+    response = render(
+        request, "petitions/widget/check_inbox.html", {"petition": petition, "partner": partner}
+    )
+    return _framed_for(response, partner)
 
 
 @require_safe
@@ -162,8 +285,11 @@ def confirm(request: HttpRequest, slug: str) -> HttpResponse:
             return _closed(request, petition)
         if outcome is services.Outcome.NOT_FOUND:
             return _link_problem(request, petition, LinkState.INVALID)
-        # Confirmed now, or already by the first click of a double click: the same page.
-        return redirect("petitions:thanks", slug=petition.slug)
+        # Confirmed now, or already by the first click of a double click: the same page,
+        # its share links crediting the partner that brought the signer.
+        via = services.partner_of_link(signature_id=signature_ref)
+        thanks = reverse("petitions:thanks", kwargs={"slug": petition.slug})
+        return redirect(thanks + ("?" + urlencode({"via": via}) if via else ""))
     confirmation = services.confirmation_state(signature_id=signature_ref, petition=petition)
     if confirmation is services.ConfirmationState.NOT_FOUND:
         return _link_problem(request, petition, LinkState.INVALID)
@@ -203,8 +329,11 @@ def thanks(request: HttpRequest, slug: str) -> HttpResponse:
     # Not kept in the page cache: the signer who just confirmed must see a count that
     # includes them (confirming cleared the shared stats cache).
     petition = _petition_or_404(request, slug)
+    partner = partner_for(link_params(request.GET).get("via", ""))
     return render(
-        request, "petitions/thanks.html", {"petition": petition, "stats": petition.stats()}
+        request,
+        "petitions/thanks.html",
+        {"petition": petition, "stats": petition.stats(), "partner": partner},
     )
 
 

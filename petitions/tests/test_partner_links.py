@@ -153,3 +153,21 @@ def test_a_partners_supporters_share_links_that_keep_crediting_the_partner(clien
     )
     plain = client.get(url).content.decode()
     assert "?via=" not in plain
+
+
+@pytest.mark.parametrize(("via", "expected"), [("zmina", "?via=zmina"), ("", "")])
+def test_the_thank_you_page_credits_the_partner_that_brought_the_signer(
+    client, petition, sign_data, zmina, via, expected
+):
+    from petitions.tokens import confirm_token
+
+    client.post(reverse("petitions:sign", kwargs={"slug": petition.slug}), sign_data(via=via))
+    signature = Signature.objects.get()
+    url = reverse("petitions:confirm", kwargs={"slug": petition.slug})
+    response = client.post(url, {"t": confirm_token(signature.public_id)})
+    thanks = reverse("petitions:thanks", kwargs={"slug": petition.slug})
+    assert response.status_code == 302
+    assert response["Location"] == thanks + expected
+    html = client.get(response["Location"]).content.decode()
+    shared = f"https://campaign.example/petitions/{petition.slug}/{expected}"
+    assert f'class="share__url" type="url" value="{shared}"' in html

@@ -31,6 +31,8 @@ from petitions.tokens import CONFIRM_SALT, WITHDRAW_SALT
 
 pytestmark = pytest.mark.django_db
 
+SITE = "http://testserver"
+
 # Function-scoped fixtures (the client, the petition) are shared by a test's examples, which is
 # what is wanted here: every example meets the rows the earlier ones left.
 
@@ -284,10 +286,16 @@ def test_it_normalises_any_name_once_and_for_all(value):
 
 
 @fuzz(150)
-@given(data=sign_forms(), language=st.sampled_from(LANGUAGE_PREFIXES))
-def test_it_answers_any_sign_form_with_a_page(client, petition, fuzzing, data, language):
-    with nothing_fails(fuzzing, [data.get("first_name"), data.get("last_name"), data.get("email")]):
-        response = client.post(url("petitions:sign", petition, language), data)
+@given(
+    data=sign_forms(),
+    language=st.sampled_from(LANGUAGE_PREFIXES),
+    view=st.sampled_from(["petitions:sign", "petitions:widget_sign"]),
+)
+def test_it_answers_any_sign_form_with_a_page(client, petition, fuzzing, data, language, view):
+    typed = [data.get("first_name"), data.get("last_name"), data.get("email")]
+    with nothing_fails(fuzzing, typed):
+        # The widget's form is posted from the site's own (framed) page.
+        response = client.post(url(view, petition, language), data, headers={"Origin": SITE})
     status = answers(response)
     assert status in (302, 400)
     hypothesis.event(f"status {status}, {Signature.objects.count()} signatures")
@@ -346,14 +354,17 @@ def test_it_answers_any_confirm_or_withdraw_link_with_a_page(
     country=short_text,
     accept_language=short_text,
     language=st.sampled_from(LANGUAGE_PREFIXES),
+    view=st.sampled_from(["petitions:detail", "petitions:widget"]),
+    via=a_value(),
+    lang=a_value(),
 )
 def test_it_answers_the_petition_page_whatever_the_query(
-    client, petition, fuzzing, params, source, country, accept_language, language
+    client, petition, fuzzing, params, source, country, accept_language, language, view, via, lang
 ):
     with nothing_fails(fuzzing):
         response = client.get(
-            url("petitions:detail", petition, language),
-            {**params, "from": source},
+            url(view, petition, language),
+            {**params, "from": source, "via": via, "lang": lang},
             HTTP_CF_IPCOUNTRY=country,
             HTTP_ACCEPT_LANGUAGE=accept_language,
         )
@@ -375,6 +386,9 @@ PUBLIC_PAGES = [
     "/petitions/protect-defenders/check-your-inbox/",
     "/petitions/protect-defenders/thank-you/",
     "/petitions/protect-defenders/count.json",
+    "/petitions/protect-defenders/badge.svg",
+    "/petitions/protect-defenders/embed/",
+    "/petitions/protect-defenders/embed/check-your-inbox/",
     "/admin/login/",
 ]
 
@@ -399,6 +413,8 @@ def test_it_answers_every_public_page_whatever_the_query(
             "/petitions/{}/check-your-inbox/",
             "/petitions/{}/thank-you/",
             "/petitions/{}/count.json",
+            "/petitions/{}/embed/",
+            "/petitions/{}/embed/sign/",
             "/petitions/{}/confirm/",
             "/petitions/{}/withdraw/",
             "/stories/{}/",

@@ -7,7 +7,7 @@ from petitions.services import recount_signatures
 class Command(BaseCommand):
     help = (
         "Recount confirmed signatures from the signatures themselves and repair the stored "
-        "count. Safe to run while people sign."
+        "count and the dashboards' figures. Safe to run while people sign."
     )
 
     def add_arguments(self, parser) -> None:
@@ -22,8 +22,9 @@ class Command(BaseCommand):
                 raise CommandError(f"No petition with slug: {', '.join(sorted(missing))}")
         for petition in petitions:
             result = recount_signatures(petition)
-            verdict = "correct" if result.before == result.after else "repaired"
+            verdict = "correct" if result.was_correct else "repaired"
             self.stdout.write(
                 f"{petition.slug}: {result.after} confirmed "
-                f"(stored count was {result.before}, {verdict})"
+                f"(stored count was {result.before}, dashboards' figures "
+                f"{'/'.join(str(n) for n in result.rollups_before)}, {verdict})"
             )
