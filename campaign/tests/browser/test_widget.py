@@ -59,22 +59,13 @@ def partner_site():
 
 
 @pytest.fixture(scope="module")
-def cookieless_browser():
+def cookieless_browser(playwright):
     """Chromium with third-party cookies blocked, as many people's browsers are."""
-    import os
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=[*ARGS, "--test-third-party-cookie-phaseout"]
-            )
-            yield chromium
-            chromium.close()
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=[*ARGS, "--test-third-party-cookie-phaseout"]
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
