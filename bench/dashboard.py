@@ -35,7 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-from harness import BASE, machine, recreate, scratch_database, source_database_url
+from harness import (
+    BASE,
+    SEEDED_EMAIL_HASH,
+    SEEDED_RECEIPT_HASH,
+    machine,
+    recreate,
+    scratch_database,
+    sealed_pool,
+    source_database_url,
+)
 
 sys.path.insert(0, str(BASE))
 
@@ -49,20 +58,22 @@ COUNTRIES = [
 SOURCES = ("home", "stories", "story", "petition", "other")
 THREADS = 8
 
-SIGNATURES = """
+# Names sealed as the site seals them (%(firsts)s, %(lasts)s: pools from harness.sealed_pool);
+# no address, as confirmed signers who asked for no updates keep none; a stand-in hash.
+SIGNATURES = f"""
     INSERT INTO petitions_signature
-        (petition_id, first_name, last_name, email, country, wants_updates, hide_name, source,
-         source_story, partner_id, partner_updates, utm_source, utm_medium, utm_campaign,
-         language, status, created_at, confirmed_at, email_due, email_attempts, email_problem,
-         public_id)
-    SELECT %(petition)s, 'Firstname' || n, 'Lastname ' || n, 'signer' || n || '@example.org',
-           country, false, false, source,
+        (petition_id, first_name, last_name, email, email_hash, country, wants_updates,
+         hide_name, source, source_story, partner_id, partner_updates, utm_source, utm_medium,
+         utm_campaign, language, status, created_at, confirmed_at, email_due, email_attempts,
+         email_problem, public_id, receipt, receipt_hash)
+    SELECT %(petition)s, (%(firsts)s::text[])[1 + n %% 100], (%(lasts)s::text[])[1 + n %% 100],
+           NULL, {SEEDED_EMAIL_HASH}, country, false, false, source,
            CASE WHEN source = 'story'
                 THEN (%(stories)s::text[])[1 + floor(random() * %(story_count)s)]
                 ELSE '' END,
            partner, false, '', '', '', 'en', %(status)s, confirmed - interval '10 minutes',
            CASE WHEN %(status)s = 'confirmed' THEN confirmed END, false, 0, '',
-           gen_random_uuid()
+           gen_random_uuid(), '', {SEEDED_RECEIPT_HASH}
     FROM (
         SELECT n,
                (%(countries)s::text[])[1 + floor(random() * %(country_count)s)] AS country,
@@ -189,6 +200,8 @@ def main() -> None:
             "partners": partners,
             "partner_slots": len(partners) + 1,
             "days": options.days,
+            "firsts": sealed_pool([f"Firstname{n}" for n in range(100)]),
+            "lasts": sealed_pool([f"Lastname {n}" for n in range(100)]),
         }
         started = time.perf_counter()
         with connection.cursor() as cursor:

@@ -23,7 +23,15 @@ import threading
 import time
 from pathlib import Path
 
-from harness import BASE, recreate, scratch_database, source_database_url
+from harness import (
+    BASE,
+    SEEDED_EMAIL_HASH,
+    SEEDED_RECEIPT_HASH,
+    recreate,
+    scratch_database,
+    sealed_pool,
+    source_database_url,
+)
 
 sys.path.insert(0, str(BASE))
 
@@ -99,22 +107,30 @@ def main() -> None:
         load_petition()
         petition = Petition.objects.get(slug=SLUG)
         started = time.perf_counter()
+        # Names and addresses are sealed (SQL cannot seal: pools sealed here); confirmed
+        # signers keep their address only if they asked for updates (every third here).
+        pool = 1000
+        firsts = sealed_pool([f"Firstname{n}" for n in range(pool)])
+        lasts = sealed_pool([f"Lastname-Ünïcode {n}" for n in range(pool)])
+        addresses = sealed_pool([f"signer{n}@example.org" for n in range(pool)])
         with connection.cursor() as cursor:
             cursor.execute(
-                """
+                f"""
                 INSERT INTO petitions_signature
-                    (petition_id, first_name, last_name, email, country, wants_updates,
-                     hide_name, source, source_story, language, status, created_at,
-                     confirmed_at, email_due, email_attempts, email_problem, public_id)
-                SELECT %s, 'Firstname' || n, 'Lastname-Ünïcode ' || n,
-                       'signer' || n || '@example.org',
+                    (petition_id, first_name, last_name, email, email_hash, country,
+                     wants_updates, hide_name, source, source_story, language, status,
+                     created_at, confirmed_at, email_due, email_attempts, email_problem,
+                     public_id, receipt, receipt_hash)
+                SELECT %s, (%s::text[])[1 + n %% {pool}], (%s::text[])[1 + n %% {pool}],
+                       CASE WHEN n %% 3 = 0 THEN (%s::text[])[1 + n %% {pool}] END,
+                       {SEEDED_EMAIL_HASH},
                        (ARRAY['NL','BE','DE','PL','HU','TR','UA','AZ'])[1 + n %% 8],
                        n %% 3 = 0, n %% 10 = 0, 'home', '', 'en', 'confirmed',
                        now() - (n || ' seconds')::interval, now(), false, 0, '',
-                       gen_random_uuid()
+                       gen_random_uuid(), '', {SEEDED_RECEIPT_HASH}
                 FROM generate_series(1, %s) AS n
                 """,
-                [petition.pk, options.rows],
+                [petition.pk, firsts, lasts, addresses, options.rows],
             )
         recount_signatures(petition)
         seeded = time.perf_counter() - started

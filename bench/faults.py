@@ -740,7 +740,7 @@ def main() -> None:
             sink.start()
             worker.start()
             say(f"instances on {sites[0].url} and {sites[1].url}; SMTP on {sink.port}")
-            suite = Suite(env, sites, Database(db_url), sink, worker)
+            suite = Suite(env, sites, Database(db_url, env["SIGNER_LOOKUP_KEY"]), sink, worker)
         except Exception as error:
             setup.check(Check.raised(error))
             report(setup)

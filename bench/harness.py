@@ -119,13 +119,24 @@ class Site:
 
 
 class Database:
-    """Direct reads of the scratch database, for the checks."""
+    """Direct reads of the scratch database, for the checks. Addresses are sealed there and
+    found by their keyed hash, so reading by address needs the site's SIGNER_LOOKUP_KEY."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lookup_key: str = "") -> None:
         import psycopg
 
         self.url = url
+        self.lookup_key = lookup_key
         self.conn = psycopg.connect(url, autocommit=True)
+
+    def hashes(self, emails) -> dict[str, str]:
+        """Each address's keyed hash, as the site computes it (petitions.models.address_hash),
+        to the address."""
+        from campaign.lib.sealed import keyed_hash
+
+        if not self.lookup_key:
+            raise RuntimeError("Database(url, lookup_key) is needed to read by address")
+        return {keyed_hash(self.lookup_key, email.strip().lower()): email for email in emails}
 
     def reconnect(self, seconds: float = 60) -> None:
         """After a database restart: connect again, waiting for the server to accept."""
@@ -155,23 +166,26 @@ class Database:
 
     def stored(self, emails: list[str]) -> set[str]:
         """Which of these addresses have a signature row."""
+        hashes = self.hashes(emails)
         rows = self.conn.execute(
-            "SELECT email FROM petitions_signature WHERE email = ANY(%s)", (list(emails),)
+            "SELECT email_hash FROM petitions_signature WHERE email_hash = ANY(%s)",
+            (list(hashes),),
         )
-        return {row[0] for row in rows}
+        return {hashes[row[0]] for row in rows}
 
     def signature_ids(self, email: str) -> list[int]:
         """The rows stored for one address (the unique constraint allows one per petition)."""
+        [digest] = self.hashes([email])
         rows = self.conn.execute(
-            "SELECT id FROM petitions_signature WHERE email = %s ORDER BY id", (email,)
+            "SELECT id FROM petitions_signature WHERE email_hash = %s ORDER BY id", (digest,)
         )
         return [row[0] for row in rows]
 
     def duplicates(self) -> int:
         """Addresses with more than one row for the same petition."""
         return self.one(
-            "SELECT count(*) FROM (SELECT petition_id, email FROM petitions_signature "
-            "WHERE email IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) AS twice"
+            "SELECT count(*) FROM (SELECT petition_id, email_hash FROM petitions_signature "
+            "WHERE email_hash IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) AS twice"
         )
 
     def confirmed(self) -> int:
@@ -195,8 +209,8 @@ class Database:
         sql = "SELECT count(*) FROM petitions_signature WHERE email_due"
         params: list = []
         if emails is not None:
-            sql += " AND email = ANY(%s)"
-            params.append(list(emails))
+            sql += " AND email_hash = ANY(%s)"
+            params.append(list(self.hashes(emails)))
         if attempted:
             sql += " AND email_attempts > 0"
         return self.one(sql, *params)
@@ -281,8 +295,36 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {memory} GiB, Linux {platform.release()}"
 
 
+def signer_keys() -> dict[str, str]:
+    """Fresh SIGNER_DATA_KEY and SIGNER_LOOKUP_KEY, as production requires them."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "SIGNER_DATA_KEY": Fernet.generate_key().decode(),
+        "SIGNER_LOOKUP_KEY": Fernet.generate_key().decode(),
+    }
+
+
+def sealed_pool(texts: list[str]) -> list[str]:
+    """These texts sealed as the site seals them (campaign.lib.sealed, with the keys of the
+    settings in use: call after django.setup()): for seeding rows in SQL, which cannot seal.
+    Reading a row opens its tokens whether or not other rows share them, so a pool costs an
+    export what as many distinct values would."""
+    from campaign.lib.sealed import seal
+
+    return [seal(text) for text in texts]
+
+
+# A distinct stand-in for an address's keyed hash (64 hex characters) for seeded rows that no
+# one looks up by address: SQL cannot compute the site's HMAC. `n` is the row's number.
+SEEDED_EMAIL_HASH = "md5(n::text) || md5('@' || n::text)"
+# And for their receipts: no code (nobody holds one), a distinct stand-in hash.
+SEEDED_RECEIPT_HASH = "md5('r' || n::text) || md5('receipt' || n::text)"
+
+
 def production_env(*, db_url: str, cache_url: str, secret: str) -> dict:
-    """The site's production settings on loopback, for the benchmark and the fault suite."""
+    """The site's production settings on loopback, for the benchmark and the fault suite, with
+    fresh signer keys (the harness reads addresses by hash with SIGNER_LOOKUP_KEY)."""
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
         "DEBUG": "False",
@@ -292,6 +334,7 @@ def production_env(*, db_url: str, cache_url: str, secret: str) -> dict:
         "HTTPS": "False",
         "DATABASE_URL": db_url,
         "CACHE_URL": cache_url,
+        **signer_keys(),
         "EMAIL_QUEUE": "worker",
         "EMAIL_URL": "dummymail://",
         # Each simulated browser sends its own X-Forwarded-For address, read as from one proxy.

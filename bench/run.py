@@ -169,7 +169,7 @@ def main() -> None:
         site.manage("collectstatic", "--noinput", "-v0")
         site.start()
         log(f"gunicorn on {site.url}")
-        db = Database(db_url)
+        db = Database(db_url, env["SIGNER_LOOKUP_KEY"])
         db.conn.execute(
             "CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, email varchar(254), "
             "country varchar(2), created_at timestamptz)"

@@ -145,9 +145,10 @@ def asked_a_day_ago(emails: list[str]) -> None:
     """The state of a signer whose last email went out a day ago: the next request sends one."""
     from django.utils import timezone
 
-    from petitions.models import Signature
+    from petitions.models import Signature, address_hash
 
-    Signature.objects.filter(email__in=emails).update(
+    # Addresses are sealed: found by their keyed hash.
+    Signature.objects.filter(email_hash__in=[address_hash(email) for email in emails]).update(
         email_due=False,
         email_requested_at=timezone.now() - dt.timedelta(days=1),
         email_sent_at=timezone.now() - dt.timedelta(days=1),
@@ -350,7 +351,7 @@ Why the times agree now, and where they still differ. Most of a write's time is 
 waiting for the disk (on this machine 0.4 to 4 ms, against 0.1 to 0.2 ms for a statement with
 nothing to flush), so a request must not write for one kind of address and not for the other:
 
-- Signing is one statement whatever the address (`INSERT ... ON CONFLICT (petition_id, email)
+- Signing is one statement whatever the address (`INSERT ... ON CONFLICT (petition_id, email_hash)
   DO UPDATE ... RETURNING`). It writes a row either way: a new signature, or the outbox
   columns of the one there (to new values if an email is due, else to their own), never the
   first signing's details. Both kinds commit a write and wait for the disk alike.

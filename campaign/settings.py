@@ -6,6 +6,11 @@ the console. With DEBUG off the secrets have no defaults, and start-up stops wit
 naming what is missing.
 """
 
+import base64
+import binascii
+import hashlib
+import hmac
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 
 import environ
@@ -54,6 +59,63 @@ else:
 # Earlier keys, newest first, after a change of SECRET_KEY: links already emailed (withdrawal
 # links never expire) and signed-in sessions keep working while they are listed here.
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
+# Signers' names and addresses are sealed in the database, and found by keyed hashes
+# (campaign/lib/sealed.py), with keys that must never be stored with the database or its
+# backups. SIGNER_DATA_KEY: Fernet keys, comma-separated, the first seals and all open (a new
+# one goes first, then `manage.py rotate_signer_key`). SIGNER_LOOKUP_KEY: the hashes' key, kept
+# for good (changing it would lose every signer's hash).
+_GENERATE_KEY = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
+
+
+def _is_key(key: str) -> bool:
+    """32 bytes in url-safe base64: what Fernet and the keyed hashes take."""
+    try:
+        return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return False
+
+
+def _development_key(purpose: str) -> str:
+    """Development only: a key derived from SECRET_KEY, so that a developer's database stays
+    readable across restarts without a key to keep. Production has no default."""
+    digest = hmac.new(
+        SECRET_KEY.encode(), f"campaign.signer-keys.{purpose}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+if DEBUG:
+    SIGNER_DATA_KEY = env.list("SIGNER_DATA_KEY", default=[_development_key("data")])
+    SIGNER_LOOKUP_KEY = env.str("SIGNER_LOOKUP_KEY", default=_development_key("lookup"))
+else:
+    _keeping = f"kept apart from the database and its backups; generate one with {_GENERATE_KEY}"
+    SIGNER_DATA_KEY = required(
+        "SIGNER_DATA_KEY",
+        env.list("SIGNER_DATA_KEY", default=[]),
+        f"the key that seals signers' names and addresses, {_keeping}",
+    )
+    SIGNER_LOOKUP_KEY = required(
+        "SIGNER_LOOKUP_KEY",
+        env.str("SIGNER_LOOKUP_KEY", default=""),
+        f"the key of the hashes that signers' addresses are found by, {_keeping}",
+    )
+for _name, _keys in (
+    ("SIGNER_DATA_KEY", SIGNER_DATA_KEY),
+    ("SIGNER_LOOKUP_KEY", [SIGNER_LOOKUP_KEY]),
+):
+    if not all(_is_key(key) for key in _keys):
+        raise ImproperlyConfigured(
+            f"{_name} is not a valid key: each key is 32 random bytes in url-safe base64, "
+            f"such as {_GENERATE_KEY} prints (see the README's configuration)."
+        )
+if SIGNER_LOOKUP_KEY in SIGNER_DATA_KEY:
+    raise ImproperlyConfigured(
+        "SIGNER_LOOKUP_KEY must not be one of the SIGNER_DATA_KEY keys: generate a key of its "
+        f"own with {_GENERATE_KEY} (see the README's configuration)."
+    )
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -311,6 +373,13 @@ if EMAIL_QUEUE not in ("immediate", "worker"):
     raise ImproperlyConfigured("EMAIL_QUEUE must be 'immediate' or 'worker'.")
 # First wait after a failed send; it doubles with each further failure (12 attempts in all).
 EMAIL_RETRY_SECONDS = env.int("EMAIL_RETRY_SECONDS", default=60)
+# Discreet emails, for people whose mail may be read by others: a plain sender name and
+# subject, plain text with no hashtag, campaign wording or petition title. On for every
+# confirmation email with DISCREET_EMAILS; always for signers from high-risk countries.
+DISCREET_EMAILS = env.bool("DISCREET_EMAILS", default=False)
+DISCREET_EMAIL_FROM = env.str(
+    "DISCREET_EMAIL_FROM", default=formataddr(("Confirmation", parseaddr(DEFAULT_FROM_EMAIL)[1]))
+)
 
 # Campaign
 CAMPAIGN_NAME = "#BringHumanRightsHome"

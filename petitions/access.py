@@ -6,13 +6,9 @@ role); everyone else sees a signature as "Signature #<id>". The admin asks the f
 never the permissions themselves, and records each look at personal data (record_look).
 """
 
-import contextlib
-
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from petitions.addresses import normalise_address
 from petitions.models import PersonalDataAccess, Signature
 
 PERSONAL_DATA_PERMISSION = "petitions.view_personal_data"
@@ -64,17 +60,9 @@ def search_signatures(queryset: QuerySet, term: str, *, user) -> QuerySet:
     if number.isascii() and number.isdigit() and len(number) <= _MAX_ID_DIGITS:
         return queryset.filter(pk=int(number))
     if is_email_search(term) and can_see_personal_data(user):
-        return queryset.filter(email__in=_stored_forms(term))
+        # By the address's keyed hash, however it is written: addresses are sealed.
+        return queryset.with_email(term)
     return queryset.none()
-
-
-def _stored_forms(address: str) -> set[str]:
-    """The address as the signing form stores it (its domain in ASCII), and as it stored
-    addresses before that (trimmed and lower-cased only)."""
-    forms = {address.strip().lower()}
-    with contextlib.suppress(ValidationError):
-        forms.add(normalise_address(address))
-    return forms
 
 
 def record_look(*, user, kind: str, signature_ids: list[int]) -> PersonalDataAccess:

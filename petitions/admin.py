@@ -10,15 +10,25 @@ from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.admin.options import IncorrectLookupParameters, get_content_type_for_model
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 from django_countries import countries
 
 from campaign.lib.translated import TranslatedContentAdmin
@@ -35,6 +45,7 @@ from petitions.access import (
 )
 from petitions.models import (
     ExportRecord,
+    HighRiskCountry,
     PersonalDataAccess,
     Petition,
     Signature,
@@ -294,11 +305,11 @@ class SignatureAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     actions = ["mark_fraudulent", "erase", "resend_confirmation"]
     # Everything is read-only: signatures change through the actions only.
     fields = [
-        "petition", "first_name", "last_name", "email", "country", "wants_updates",
+        "petition", "first_name", "last_name", "address", "country", "wants_updates",
         "hide_name", "source", "source_story", "language", "status", "created_at",
         "confirmed_at", "erased_at",
     ]  # fmt: skip
-    personal_fields = ["first_name", "last_name", "email"]
+    personal_fields = ["first_name", "last_name", "address"]
 
     def get_list_display(self, request: HttpRequest):
         if can_see_personal_data(request.user):
@@ -346,6 +357,15 @@ class SignatureAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     @admin.display(description=_("name"))
     def signer_name(self, signature: Signature) -> str:
         return f"{signature.first_name} {signature.last_name}".strip()
+
+    @admin.display(description=_("email"))
+    def address(self, signature: Signature) -> str:
+        """The address (opened from its seal), or why there is none."""
+        if signature.email:
+            return signature.email
+        if signature.erased_at:
+            return self.get_empty_value_display()
+        return str(_("Not kept: forgotten once confirmed, as the signer asked for no updates"))
 
     @admin.display(description=_("signed from"), ordering="source")
     def source_label(self, signature: Signature) -> str:
@@ -540,3 +560,74 @@ class PersonalDataAccessAdmin(AuditRecordAdmin):
     @admin.display(description=_("signatures"))
     def signatures(self, access: PersonalDataAccess) -> int:
         return len(access.signature_ids)
+
+
+@admin.register(HighRiskCountry)
+class HighRiskCountryAdmin(admin.ModelAdmin):
+    """Every country on one page, each with one button: mark it as high-risk, or remove it.
+    Which countries are high-risk is the campaign's decision, one country at a time; marking
+    needs the add permission, removing the delete permission, and each change is in the
+    admin's history."""
+
+    def get_urls(self):
+        # Only this page and its buttons: there is nothing to edit about a marked country.
+        view = self.admin_site.admin_view
+        return [
+            path("", view(self.changelist_view), name="petitions_highriskcountry_changelist"),
+            path("toggle/", view(self.toggle_view), name="petitions_highriskcountry_toggle"),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        marked = {high_risk.country.code: high_risk for high_risk in HighRiskCountry.objects.all()}
+        # Every country, by its name in the admin's language.
+        rows = [(code, name, marked.get(code)) for code, name in countries]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("High-risk countries"),
+            "opts": self.opts,
+            "rows": rows,
+            "marked": [(code, name) for code, name, high_risk in rows if high_risk],
+            "can_mark": self.has_add_permission(request),
+            "can_remove": self.has_delete_permission(request),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(
+            request, "admin/petitions/highriskcountry/change_list.html", context
+        )
+
+    @method_decorator(require_POST)
+    def toggle_view(self, request: HttpRequest) -> HttpResponse:
+        code = request.POST.get("country", "")
+        if countries.alpha2(code) != code or not code:
+            return HttpResponseBadRequest(gettext("No such country."))
+        name = countries.name(code)
+        action = request.POST.get("action")
+        with transaction.atomic():
+            if action == "mark":
+                if not self.has_add_permission(request):
+                    raise PermissionDenied
+                high_risk, created = HighRiskCountry.objects.mark(
+                    country=code, username=request.user.get_username()
+                )
+                if created:
+                    self.log_addition(request, high_risk, [{"added": {}}])
+                    message = gettext("%(country)s is now a high-risk country.")
+                else:
+                    message = gettext("%(country)s was already a high-risk country.")
+            elif action == "remove":
+                if not self.has_delete_permission(request):
+                    raise PermissionDenied
+                high_risk = HighRiskCountry.objects.filter(country=code).first()
+                if high_risk is not None:
+                    self.log_deletions(request, [high_risk])  # before: the log names its id
+                    high_risk.delete()
+                    message = gettext("%(country)s is no longer a high-risk country.")
+                else:
+                    message = gettext("%(country)s was not a high-risk country.")
+            else:
+                return HttpResponseBadRequest(gettext("Mark or remove?"))
+        self.message_user(request, message % {"country": name}, messages.SUCCESS)
+        changelist = reverse("admin:petitions_highriskcountry_changelist")
+        return redirect(f"{changelist}#country-{code}")

@@ -37,8 +37,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
-from petitions.models import Signature
-from petitions.tokens import confirm_token, withdraw_token
+from petitions.models import HighRiskCountry, Signature, address_after_email
+from petitions.tokens import confirm_token, format_receipt, withdraw_token
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,42 @@ def _absolute(viewname: str, slug: str, token: str) -> str:
     return f"{settings.SITE_URL}{reverse(viewname, kwargs={'slug': slug})}?t={token}"
 
 
+def _discreet_link(viewname: str, token: str) -> str:
+    """A link that names no petition (its address would: /petitions/<slug>/confirm/); it leads
+    to the petition's own link page (petitions.views.discreet_confirm, discreet_withdraw)."""
+    return f"{settings.SITE_URL}{reverse(viewname)}?t={token}"
+
+
+def is_discreet(signature: Signature) -> bool:
+    """Whether this signer's emails are the discreet ones: for everyone with DISCREET_EMAILS,
+    and always for a signer from a high-risk country, whose mail may be read by others."""
+    return settings.DISCREET_EMAILS or signature.country in HighRiskCountry.objects.codes()
+
+
+def _discreet_email(signature: Signature, kind: str) -> tuple[str, str]:
+    """Subject and body saying nothing of the campaign or the petition: a plain sender and
+    subject, the site's domain, the links. Plain text, like every email here: no images, and
+    nothing that tells anyone the email was opened."""
+    confirm = confirm_token(signature.public_id)
+    withdraw = withdraw_token(signature.public_id)
+    context = {
+        "domain": urlsplit(settings.SITE_URL).hostname or settings.SITE_URL,
+        "confirm_url": _discreet_link("petitions:discreet_confirm", confirm),
+        "withdraw_url": _discreet_link("petitions:discreet_withdraw", withdraw),
+        "privacy_url": f"{settings.SITE_URL}{reverse('pages:privacy')}",
+        "confirm_days": settings.SIGNATURE_CONFIRM_MAX_AGE // 86400,
+        "receipt": _receipt(signature),
+    }
+    subject = render_to_string(f"petitions/email/discreet_{kind}_subject.txt", context)
+    body = render_to_string(f"petitions/email/discreet_{kind}_body.txt", context)
+    return subject, body
+
+
+def _receipt(signature: Signature) -> str:
+    """The signer's receipt as they are shown it (drawn by the site, never typed by them)."""
+    return format_receipt(signature.receipt) if signature.receipt else ""
+
+
 def message_id(signature: Signature) -> str:
     """The same for every delivery of one requested email: should a send be repeated (a
     worker killed after the mail server took the message), mail programs show it once.
@@ -72,30 +108,44 @@ def message_id(signature: Signature) -> str:
     return f"<{digest[:32]}@{domain}>"
 
 
+def _campaign_email(signature: Signature, kind: str) -> tuple[str, str]:
+    """Subject and body in the campaign's own voice, naming the petition."""
+    petition = signature.petition
+    context = {
+        "petition": petition,
+        "confirm_url": _absolute(
+            "petitions:confirm", petition.slug, confirm_token(signature.public_id)
+        ),
+        "withdraw_url": _absolute(
+            "petitions:withdraw", petition.slug, withdraw_token(signature.public_id)
+        ),
+        "confirm_days": settings.SIGNATURE_CONFIRM_MAX_AGE // 86400,
+        "SITE_URL": settings.SITE_URL,
+        "receipt": _receipt(signature),
+    }
+    subject = render_to_string(f"petitions/email/{kind}_subject.txt", context)
+    body = render_to_string(f"petitions/email/{kind}_body.txt", context)
+    return subject, body
+
+
 def build_signature_email(signature: Signature, connection=None) -> EmailMessage:
-    """The email for this signer's current state: confirm, or already counted.
+    """The email for this signer's current state: confirm, or already counted; the discreet
+    one (see is_discreet) or the campaign's.
 
     Nothing the signer typed goes into it (the templates are not even given the signature):
     a "first name" can be a sentence with a link, which would read as the campaign's own."""
-    petition = signature.petition
+    kind = "confirm" if signature.status == Signature.Status.PENDING else "counted"
+    discreet = is_discreet(signature)
     with translation.override(signature.language):
-        context = {
-            "petition": petition,
-            "confirm_url": _absolute(
-                "petitions:confirm", petition.slug, confirm_token(signature.public_id)
-            ),
-            "withdraw_url": _absolute(
-                "petitions:withdraw", petition.slug, withdraw_token(signature.public_id)
-            ),
-            "confirm_days": settings.SIGNATURE_CONFIRM_MAX_AGE // 86400,
-            "SITE_URL": settings.SITE_URL,
-        }
-        kind = "confirm" if signature.status == Signature.Status.PENDING else "counted"
-        subject = render_to_string(f"petitions/email/{kind}_subject.txt", context)
-        body = render_to_string(f"petitions/email/{kind}_body.txt", context)
+        if discreet:
+            subject, body = _discreet_email(signature, kind)
+        else:
+            subject, body = _campaign_email(signature, kind)
     return EmailMessage(
         subject=" ".join(subject.split()),
         body=body,
+        # A plain name, not the campaign's (None: DEFAULT_FROM_EMAIL).
+        from_email=settings.DISCREET_EMAIL_FROM if discreet else None,
         to=[signature.email],
         headers={"Auto-Submitted": "auto-generated", "Message-ID": message_id(signature)},
         connection=connection,
@@ -130,7 +180,13 @@ def send_one(signature_id: int | None = None, connection=None) -> str | None:
             return _set_aside(broken, exc)
         if signature is None:
             return None
-        if signature.erased_at or signature.status == Signature.Status.FRAUDULENT:
+        # Dropped quietly: erased, fraudulent, or no address to write to (forgotten once the
+        # signature was confirmed: confirm and forget, petitions.models.KEEPS_ADDRESS).
+        if (
+            signature.erased_at
+            or signature.status == Signature.Status.FRAUDULENT
+            or not signature.email
+        ):
             Signature.objects.filter(pk=signature.pk).update(email_due=False)
             return "dropped"
         try:
@@ -152,6 +208,7 @@ def send_one(signature_id: int | None = None, connection=None) -> str | None:
             email_retry_at=None,
             email_set_aside_at=None,
             email_problem="",
+            email=address_after_email(),
         )
         return "sent"
 
@@ -205,6 +262,7 @@ def _set_aside(signature_id: int, exc: Exception, attempts: int | None = None) -
         email_retry_at=None,
         email_set_aside_at=timezone.now(),
         email_problem=reason,
+        email=address_after_email(),
     )
     return "set aside" if attempts is None else "given up"
 

@@ -17,14 +17,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django_countries import countries
 
 from partners.models import Partner
-from petitions.models import ExportRecord, Petition, Signature
+from petitions import handin_pdf
+from petitions.models import ExportRecord, Petition, Signature, public_figures
 
 BOM = "\ufeff"
 CHUNK_SIZE = 2000
@@ -298,11 +300,68 @@ def snapshot() -> Iterator[None]:
         yield
 
 
+# The hand-in's public part: what anyone may read, published at the petition's hand-in/ address
+# once it is handed in, and in the package's public/ folder. receipts.txt: the SHA-256 of each
+# receipt handed in, sorted, one a line; counts.csv: the total, then the counts by country as
+# the public breakdown shows them (rounded down, small countries together as OTHER: see
+# petitions.models.public_figures), so that publishing them singles out nobody; MANIFEST.sha256:
+# the SHA-256 of both, as sha256sum writes them (`sha256sum -c MANIFEST.sha256` checks them).
+RECEIPTS_FILE = "receipts.txt"
+COUNTS_FILE = "counts.csv"
+MANIFEST_FILE = "MANIFEST.sha256"
+PUBLIC_FOLDER = "public/"
+
+
+def public_countries(by_country: Iterable[tuple[str, int]]) -> list[list[str | int]]:
+    """The counts by country as the public part publishes them (and the petition stores them)."""
+    return public_figures(
+        by_country, rounding=settings.BREAKDOWN_ROUNDING, min_count=settings.BREAKDOWN_MIN_COUNT
+    )
+
+
+def iter_public_counts(total: int, rows: Iterable[list]) -> Iterator[str]:
+    """counts.csv, from the total and public_countries' rows: the same bytes whenever it is
+    written again from what the petition stored."""
+    yield "country_code,confirmed_signatures\n"
+    yield f"TOTAL,{total}\n"
+    for code, count in rows:
+        yield f"{code or 'OTHER'},{count}\n"
+
+
+def iter_receipts(hashes: Iterable[str]) -> Iterator[str]:
+    """receipts.txt, from the receipt hashes in order, in chunks of lines."""
+    lines: list[str] = []
+    for digest in hashes:
+        lines.append(digest)
+        if len(lines) == CHUNK_SIZE:
+            yield "\n".join(lines) + "\n"
+            lines = []
+    if lines:
+        yield "\n".join(lines) + "\n"
+
+
+def public_manifest(hashes: dict[str, str]) -> str:
+    """MANIFEST.sha256 from {file name: SHA-256}, in sha256sum's format."""
+    return "".join(f"{digest}  {name}\n" for name, digest in hashes.items())
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PublicPart:
+    manifest: str  # MANIFEST.sha256
+    manifest_sha256: str
+    countries: list  # public_countries' rows, for counts.csv
+
+
 @dataclass(frozen=True)
 class HandInPackage:
     file: IO[bytes]  # a temporary file, at its start; whoever sends it closes it
     filename: str
     total: int  # the confirmed signatures in it
+    public: PublicPart | None = None
 
 
 def write_hand_in(
@@ -319,10 +378,15 @@ def write_hand_in(
     package = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it
     with snapshot():
         signatures = Signature.objects.confirmed().filter(petition=petition)
+        # With the signatures listed without a name (signed without one, left out at the
+        # signer's request, or erased: hide_name), counted in the same query.
         by_country = list(
-            signatures.values("country").annotate(total=Count("id")).order_by("-total", "country")
+            signatures.values("country")
+            .annotate(total=Count("id"), without_name=Count("id", filter=Q(hide_name=True)))
+            .order_by("-total", "country")
         )
         total = sum(row["total"] for row in by_country)
+        without_name = sum(row["without_name"] for row in by_country)
         hashes: dict[str, str] = {}
         with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             hashes["signatures.csv"] = _add_text(
@@ -343,23 +407,92 @@ def write_hand_in(
                             (code, countries.name(code), n) for code, n in _pairs(by_country)
                         ],
                         "frozen_at": frozen_at,
+                        "without_name": without_name,
                     },
                 )
             hashes["summary.html"] = _add_text(archive, "summary.html", [summary])
+            public = _add_public_part(archive, hashes, signatures, total, _pairs(by_country))
+            named = total - without_name
+            document = handin_pdf.render_hand_in_pdf(
+                petition,
+                language=language,
+                frozen_at=frozen_at,
+                total=total,
+                by_country=list(_pairs(by_country)),
+                names=_names_to_list(signatures, _pairs(by_country), limit=handin_pdf.MAX_NAMES),
+                named=named,
+                manifest_sha256=public.manifest_sha256,
+            )
+            archive.writestr("hand-in.pdf", document)
+            hashes["hand-in.pdf"] = hashlib.sha256(document).hexdigest()
             manifest = {
                 "petition": petition.slug,
                 "title": petition.text_in("title", "en") or petition.title,
                 "summary_language": language,
                 "frozen_at": _iso_utc(frozen_at),
                 "confirmed_signatures": total,
+                "signatures_without_name": without_name,
+                "public_manifest_sha256": public.manifest_sha256,
                 "files": {name: {"sha256": digest} for name, digest in hashes.items()},
             }
             archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
             archive.writestr("SHA256SUMS", "".join(f"{h}  {n}\n" for n, h in hashes.items()))
     package.seek(0)
     return HandInPackage(
-        file=package, filename=f"{petition.slug}-hand-in-{frozen_at:%Y-%m-%d}.zip", total=total
+        file=package,
+        filename=f"{petition.slug}-hand-in-{frozen_at:%Y-%m-%d}.zip",
+        total=total,
+        public=public,
     )
+
+
+def _add_public_part(
+    archive: zipfile.ZipFile,
+    hashes: dict[str, str],
+    signatures: QuerySet,
+    total: int,
+    by_country: Iterable[tuple[str, int]],
+) -> PublicPart:
+    """Write the public part into the package's public/ folder (and its files' hashes into
+    `hashes`, for the package's own manifest)."""
+    receipts = (
+        signatures.order_by("receipt_hash")
+        .values_list("receipt_hash", flat=True)
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    rows = public_countries(by_country)
+    listed = {
+        RECEIPTS_FILE: _add_text(archive, PUBLIC_FOLDER + RECEIPTS_FILE, iter_receipts(receipts)),
+        COUNTS_FILE: _add_text(
+            archive, PUBLIC_FOLDER + COUNTS_FILE, iter_public_counts(total, rows)
+        ),
+    }
+    manifest = public_manifest(listed)
+    hashes.update({PUBLIC_FOLDER + name: digest for name, digest in listed.items()})
+    hashes[PUBLIC_FOLDER + MANIFEST_FILE] = _add_text(
+        archive, PUBLIC_FOLDER + MANIFEST_FILE, [manifest]
+    )
+    return PublicPart(manifest=manifest, manifest_sha256=sha256_text(manifest), countries=rows)
+
+
+def _names_to_list(
+    signatures: QuerySet, by_country: Iterable[tuple[str, int]], *, limit: int
+) -> Iterator[tuple[str, str, str]]:
+    """(country, first name, last name) of the signatures that may be named, at most `limit`,
+    country by country in by_country's order and in the order they signed: one query per
+    country, each stopping where the limit does, so that no more names are opened than listed."""
+    remaining = limit
+    for code, _total in by_country:
+        if remaining <= 0:
+            return
+        rows = (
+            signatures.filter(country=code, hide_name=False)
+            .order_by("pk")
+            .values_list("country", "first_name", "last_name")[:remaining]
+        )
+        for row in rows.iterator(chunk_size=CHUNK_SIZE):
+            remaining -= 1
+            yield row
 
 
 def _pairs(by_country: list[dict]) -> Iterator[tuple[str, int]]:

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core import signing
 from django.forms.utils import flatatt
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +15,7 @@ from django_countries.fields import CountryField, LazyTypedChoiceField
 
 from partners.models import partner_for
 from petitions.addresses import normalise_address
-from petitions.models import ConsentWording, Signature
+from petitions.models import ConsentWording, HighRiskCountry, Signature
 
 # Control and format characters (Unicode categories Cc and Cf, as of Unicode 14: zero-width
 # and bidirectional marks, soft hyphens, tags, ...) and the Hangul fillers, which are letters
@@ -200,7 +201,16 @@ class FormTimestampField(forms.Field):
         return initial
 
 
+# The high-risk countries' codes, space-separated.
+_high_risk_codes = lazy(lambda: " ".join(sorted(HighRiskCountry.objects.codes())), str)
+
+
 class SignatureForm(forms.Form):
+    # Before the names, which it makes optional (the server decides: see __init__).
+    without_name = forms.BooleanField(
+        label=_("Sign without my name: only my email address and country are kept"),
+        required=False,
+    )
     first_name = NormalisedCharField(
         label=_("First name"),
         max_length=Signature._meta.get_field("first_name").max_length,
@@ -268,6 +278,25 @@ class SignatureForm(forms.Form):
     honeypot_field = "website"
     send_again_message = _("Please check your details and send the form once more.")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound and self["without_name"].data:
+            # No name is kept, so none is asked for; one typed anyway is dropped (clean).
+            self.fields["first_name"].required = self.fields["last_name"].required = False
+        # For static/js/site.js, which shows the notice and ticks hide_name when one is chosen.
+        # Read when the select is rendered: a form that is only validated asks nothing.
+        self.fields["country"].widget.attrs["data-high-risk"] = _high_risk_codes()
+        if not self.is_bound and self.from_high_risk_country:
+            # Someone from a high-risk country starts with their name left out of the hand-in;
+            # a form sent back keeps what they chose.
+            self.initial = {**self.initial, "hide_name": True}
+
+    @property
+    def from_high_risk_country(self) -> bool:
+        """Whether the country chosen (before sending: the one the visitor's connection is
+        from, as the CDN says) is high-risk: the form then says what is kept and who sees it."""
+        return self["country"].value() in HighRiskCountry.objects.codes()
+
     def clean_email(self) -> str:
         return normalise_address(self.cleaned_data["email"])
 
@@ -287,6 +316,8 @@ class SignatureForm(forms.Form):
             <= settings.SIGNATURE_FORM_MAX_AGE
         ):
             raise forms.ValidationError(self.send_again_message, code="send_again")
+        if cleaned_data.get("without_name"):
+            cleaned_data["first_name"] = cleaned_data["last_name"] = ""
         return cleaned_data
 
     def _consents(self) -> dict:
@@ -314,6 +345,7 @@ class SignatureForm(forms.Form):
             "country": data["country"],
             "wants_updates": data["wants_updates"],
             "hide_name": data["hide_name"],
+            "without_name": data["without_name"],
             "source": source,
             "source_story": source_story,
             **self._consents(),

@@ -4,12 +4,13 @@ import hashlib
 import logging
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections, models, router
+from django.core.exceptions import ValidationError
+from django.db import connections, models, router, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -22,7 +23,11 @@ from django_countries.fields import CountryField
 
 from campaign.lib.fields import content_language_field
 from campaign.lib.pagecache import TimedCache
+from campaign.lib.sealed import SealedTextField, lookup_hash
 from campaign.lib.translated import TranslatedContent
+from petitions.addresses import normalise_address
+from petitions.regions import REGION_OF, is_region, region_name
+from petitions.tokens import new_receipt, receipt_hash
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +54,21 @@ class PetitionQuerySet(models.QuerySet):
 
 @dataclass(frozen=True)
 class CountryCount:
-    code: str  # "" for the countries grouped together
+    # A country's code; a sub-region's M49 code ("151") for the high-risk countries of that
+    # region counted together; "" for the countries counted together as "Other countries".
+    code: str
     count: int
+
+    @property
+    def is_region(self) -> bool:
+        return is_region(self.code)
 
     @property
     def name(self) -> str:
         # Resolved when shown, in the reader's language (the stats are cached for everyone).
-        return countries.name(self.code) if self.code else str(_("Other countries"))
+        if not self.code:
+            return str(_("Other countries"))
+        return region_name(self.code) if self.is_region else countries.name(self.code)
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,17 @@ class Petition(TranslatedContent):
     # Set by the hand-in: the count delivered, and when it was frozen.
     handed_in_count = models.PositiveIntegerField(_("count handed in"), null=True, blank=True)
     handed_in_at = models.DateTimeField(_("handed in"), null=True, blank=True)
+    # And the hand-in's public part (petitions.exports): its manifest (sha256sum lines for the
+    # receipts handed in and the counts), the manifest's SHA-256, written into the hand-in
+    # document and shown on the petition's page, and the counts as published ([code, count]
+    # rows, rounded and grouped like the public breakdown), from which counts.csv is rebuilt.
+    handed_in_manifest = models.TextField(_("hand-in manifest"), blank=True, editable=False)
+    handed_in_manifest_sha256 = models.CharField(
+        _("hand-in manifest SHA-256"), max_length=64, blank=True, editable=False
+    )
+    handed_in_countries = models.JSONField(
+        _("counts handed in, as published"), default=list, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -230,7 +254,60 @@ class ConsentWording(models.Model):
         return f"{self.text} ({self.language})"
 
 
+def address_hash(address: str) -> str:
+    """What a signature is found by: the keyed hash of its address as the signing form stores
+    it (trimmed and lower-case; petitions.addresses), never the address, which is sealed."""
+    return lookup_hash(address.strip().lower())
+
+
+def _stored_forms(address: str) -> set[str]:
+    """The address as the signing form stores it (its domain in ASCII), and as it stored
+    addresses before that (trimmed and lower-cased only)."""
+    forms = {address.strip().lower()}
+    with contextlib.suppress(ValidationError):
+        forms.add(normalise_address(address))
+    return forms
+
+
+class AddressHashField(models.CharField):
+    """The address's keyed hash (address_hash), set whenever the row is written with an
+    address: by save(), create(), bulk_create() and insert_or_ask_again alike (pre_save). An
+    UPDATE that forgets the address leaves it, so that the address still cannot sign twice."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance, add):
+        address = model_instance.email
+        if address:
+            setattr(model_instance, self.attname, address_hash(address))
+        return super().pre_save(model_instance, add)
+
+
+class ReceiptHashField(models.CharField):
+    """The SHA-256 of the signature's receipt code (petitions.tokens.receipt_hash), set whenever
+    the row is written with its code, as AddressHashField is. Erasure empties the code with an
+    UPDATE and leaves the hash, which names nobody and stays in the hand-in."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance, add):
+        code = model_instance.receipt
+        if code:
+            setattr(model_instance, self.attname, receipt_hash(code))
+        return super().pre_save(model_instance, add)
+
+
 class SignatureQuerySet(models.QuerySet):
+    def with_email(self, address: str):
+        """The signatures of this address, however it is written (upper case, a domain in
+        Unicode or in its xn-- form): the one way to find signatures by address, by its keyed
+        hash. Erased signatures have none, so they are never found."""
+        return self.filter(email_hash__in=sorted(address_hash(f) for f in _stored_forms(address)))
+
     def pending(self):
         return self.filter(status=Signature.Status.PENDING)
 
@@ -259,10 +336,12 @@ class SignatureQuerySet(models.QuerySet):
         self, signature: "Signature", *, ask_again: tuple[str, list]
     ) -> tuple[int, bool]:
         """INSERT the signature; if its address has signed this petition already, store nothing
-        of it but its outbox columns (email_due and the three beside it), and those only where
-        `ask_again` holds for the signature already there (a condition in SQL with its
-        parameters: petitions.services compiles its rule once). Return the row's id and whether
-        this statement put an email in the outbox.
+        of it but its outbox columns (email_due and the three beside it) and the address (sealed
+        anew: the row may have forgotten it once confirmed, and the email goes to it), and those
+        only where `ask_again` holds for the signature already there (a condition in SQL with
+        its parameters: petitions.services compiles its rule once). Return the row's id and
+        whether this statement put an email in the outbox. The row is found by the address's
+        keyed hash (the unique constraint on petition and email_hash).
 
         One statement whatever the address, and one that writes a row either way (a new one, or
         the outbox columns of the one there, even when they keep their values), so that its time
@@ -287,12 +366,18 @@ class SignatureQuerySet(models.QuerySet):
             for field in fields
         ]
         condition, condition_params = ask_again
-        outbox = [
+        asked_again = [
             quote(meta.get_field(name).column)
-            for name in ("email_due", "email_requested_at", "email_attempts", "email_retry_at")
+            for name in (
+                "email_due",
+                "email_requested_at",
+                "email_attempts",
+                "email_retry_at",
+                "email",
+            )
         ]
         requested_at = meta.get_field("email_requested_at")
-        unique = (meta.get_field("petition").column, meta.get_field("email").column)
+        unique = (meta.get_field("petition").column, meta.get_field("email_hash").column)
         statement = (
             "INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({unique}) "
             "DO UPDATE SET {outbox} RETURNING {pk}, {requested_at} = %s".format(
@@ -304,7 +389,7 @@ class SignatureQuerySet(models.QuerySet):
                 outbox=", ".join(
                     f"{column} = CASE WHEN {condition} THEN EXCLUDED.{column} "
                     f"ELSE {table}.{column} END"
-                    for column in outbox
+                    for column in asked_again
                 ),
                 pk=quote(meta.pk.column),
                 # Only this statement sets the row's request time to this signing's.
@@ -313,7 +398,7 @@ class SignatureQuerySet(models.QuerySet):
         )
         params = [
             *values,
-            *(list(condition_params) * len(outbox)),
+            *(list(condition_params) * len(asked_again)),
             values[fields.index(requested_at)],
         ]
         with connection.cursor() as cursor:
@@ -349,11 +434,22 @@ class Signature(models.Model):
     # nothing of how many signed before (as the row's sequential id would, to the signer and to
     # every mail system that logs it).
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
-    first_name = models.CharField(_("first name"), max_length=100, blank=True)
-    last_name = models.CharField(_("last name"), max_length=100, blank=True)
-    # Normalised (trimmed, lower-case); null once the signer's personal data is erased.
-    email = models.EmailField(_("email"), max_length=254, null=True, blank=True)  # noqa: DJ001
-    # (NULL, not "": erased rows must not collide in the unique constraint below.)
+    # The signer's receipt (petitions.tokens): a random code drawn when the signature is first
+    # stored (a second signing keeps it), sealed like the names so that the thank-you page and
+    # the emails can show it, and emptied on erasure; and its SHA-256, kept for the hand-in.
+    receipt = SealedTextField(_("receipt"), blank=True, default=new_receipt, editable=False)
+    receipt_hash = ReceiptHashField(_("receipt's SHA-256"), unique=True, editable=False)
+    # Sealed in the database with SIGNER_DATA_KEY (campaign.lib.sealed): a copy of the table
+    # names nobody. Empty when the signer signed without a name, or once erased.
+    first_name = SealedTextField(_("first name"), max_length=100, blank=True)
+    last_name = SealedTextField(_("last name"), max_length=100, blank=True)
+    # Normalised (petitions.addresses) and sealed. NULL once the signature is confirmed, unless
+    # its signer asked for updates (confirm and forget: KEEPS_ADDRESS), and once erased.
+    email = SealedTextField(_("email"), max_length=254, null=True, blank=True)  # noqa: DJ001
+    # What the signature is found by (Signature.objects.with_email): the address's keyed hash,
+    # kept when the address is forgotten, so that it still cannot sign twice. NULL, not "",
+    # only once erased: erased rows must not collide in the unique constraint below.
+    email_hash = AddressHashField(_("email address's keyed hash"), null=True, editable=False)
     country = CountryField(_("country"))
     wants_updates = models.BooleanField(_("wants campaign updates"), default=False)
     # Each consent with the exact words the signer ticked (the time is the signing's).
@@ -429,19 +525,28 @@ class Signature(models.Model):
         constraints = [
             # One signature per person per petition, whatever the race.
             models.UniqueConstraint(
-                fields=["petition", "email"], name="signature_unique_email_per_petition"
+                fields=["petition", "email_hash"], name="signature_unique_address_per_petition"
             ),
             models.CheckConstraint(
-                condition=Q(email__isnull=True) | Q(email=models.functions.Lower("email")),
-                name="signature_email_lower_case",
+                condition=Q(email_hash__isnull=True) | Q(email_hash__regex=r"^[0-9a-f]{64}\Z"),
+                name="signature_email_hash_hex",
+            ),
+            # An address is never stored without the hash that stops it signing twice.
+            models.CheckConstraint(
+                condition=Q(email__isnull=True) | Q(email_hash__isnull=False),
+                name="signature_address_has_hash",
             ),
             models.CheckConstraint(
                 condition=~Q(status="confirmed") | Q(confirmed_at__isnull=False),
                 name="signature_confirmed_has_date",
             ),
             models.CheckConstraint(
-                condition=Q(erased_at__isnull=False) | Q(email__isnull=False),
-                name="signature_email_unless_erased",
+                condition=Q(erased_at__isnull=False) | Q(email_hash__isnull=False),
+                name="signature_email_hash_unless_erased",
+            ),
+            models.CheckConstraint(
+                condition=Q(receipt_hash__regex=r"^[0-9a-f]{64}\Z"),
+                name="signature_receipt_hash_hex",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=SignatureStatus.values), name="signature_status_valid"
@@ -477,6 +582,35 @@ class Signature(models.Model):
         if self.source == self.Source.STORY and self.source_story:
             return f"story:{self.source_story}"
         return self.source
+
+
+# Confirm and forget: once its signature is confirmed, a signer's address is kept only if they
+# asked for updates, from the campaign or from a partner; otherwise its keyed hash alone stays,
+# which still stops the address from signing twice and finds the signature for the address
+# (erasure, a new link). Withdrawal needs no address: its link names the signature.
+KEEPS_ADDRESS = Q(wants_updates=True) | Q(partner_updates=True)
+
+
+def address_once_confirmed() -> models.Case:
+    """The address column of a signature being confirmed (or confirmed): its own where
+    KEEPS_ADDRESS holds, else NULL. For an UPDATE's SET, so that the row is confirmed and its
+    address forgotten in one statement."""
+    return models.Case(
+        models.When(KEEPS_ADDRESS, then=F("email")),
+        default=models.Value(None),
+        output_field=Signature._meta.get_field("email"),
+    )
+
+
+def address_after_email() -> models.Case:
+    """The address column once an email to the signature has gone out, or been given up: a
+    confirmed signature forgets again the address a new signing or a request for a link brought
+    (as address_once_confirmed says); a pending one keeps it for its confirmation."""
+    return models.Case(
+        models.When(status=SignatureStatus.CONFIRMED, then=address_once_confirmed()),
+        default=F("email"),
+        output_field=Signature._meta.get_field("email"),
+    )
 
 
 # The snapshot's fields read with the count (see stats_for).
@@ -916,6 +1050,77 @@ class SignatureTotals(Rollup, models.Model):
 ROLLUPS: tuple[type[Rollup], ...] = (SignatureRollup, SignatureTimeline, SignatureTotals)
 
 
+# High-risk countries ----------------------------------------------------------------------------
+#
+# Countries where signing can put a person in danger. Which ones is the campaign's decision,
+# taken country by country in the admin: the code names none. For a signer from one of them the
+# form says what is kept and who sees it and starts with their name left out of the hand-in, the
+# confirmation email is the discreet one (petitions.emails), and the public breakdown never
+# names the country (public_figures).
+
+# The codes per process for a minute: the petition page, signing and every email read them. A
+# change counts at once in the process that made it, within the minute in the others.
+_high_risk_codes = TimedCache(seconds=60)
+
+
+def forget_high_risk_codes() -> None:
+    _high_risk_codes.clear()
+
+
+class HighRiskCountryManager(models.Manager):
+    def codes(self) -> frozenset[str]:
+        """The codes of the high-risk countries."""
+        codes = _high_risk_codes.get("codes")
+        if codes is None:
+            codes = frozenset(self.values_list("country", flat=True))
+            _high_risk_codes.set("codes", codes)
+        return codes
+
+    def mark(self, *, country: str, username: str) -> tuple["HighRiskCountry", bool]:
+        """Mark a country as high-risk: the row, and whether this made it (False if the country
+        already was high-risk)."""
+        self.model(country=country, added_by=username).full_clean(validate_unique=False)
+        return self.get_or_create(country=country, defaults={"added_by": username})
+
+
+class HighRiskCountry(models.Model):
+    country = CountryField(_("country"), unique=True)
+    added_at = models.DateTimeField(_("added at"), default=timezone.now, editable=False)
+    # A name, not a foreign key: the record outlives the staff account.
+    added_by = models.CharField(
+        _("added by"),
+        max_length=150,
+        blank=True,
+        editable=False,
+        help_text=_("The username of the staff member who marked it."),
+    )
+
+    objects = HighRiskCountryManager()
+
+    class Meta:
+        # By code in the database; the admin lists every country by its name in the reader's
+        # language (the database cannot sort by a translated name).
+        ordering = ["country"]
+        verbose_name = _("high-risk country")
+        verbose_name_plural = _("high-risk countries")
+
+    def __str__(self) -> str:
+        return f"{self.country.name} ({self.country.code})"
+
+    # Every change clears the codes this process keeps, now and again once committed (a request
+    # in another thread may have read the old list in between).
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        forget_high_risk_codes()
+        transaction.on_commit(forget_high_risk_codes)
+
+    def delete(self, *args, **kwargs):
+        deleted = super().delete(*args, **kwargs)
+        forget_high_risk_codes()
+        transaction.on_commit(forget_high_risk_codes)
+        return deleted
+
+
 # The public breakdown by country --------------------------------------------------------------
 #
 # An attacker who confirms a few signatures of their own from one country and watches the
@@ -930,18 +1135,37 @@ ROLLUPS: tuple[type[Rollup], ...] = (SignatureRollup, SignatureTimeline, Signatu
 # - a country is named only from 50 confirmed signatures (BREAKDOWN_MIN_COUNT); smaller ones are
 #   counted together as "Other countries", itself shown only from 50, so that a small country,
 #   where a handful of signers may be known to each other or to a state, never appears by name.
+# And the high-risk countries (HighRiskCountry) are never named, even past 50: their figures are
+# added up per UN sub-region ("Eastern Europe", petitions.regions), each region then shown or
+# counted with the others like a country. A region is named even when it holds one high-risk
+# country only: the public learns that some country of the region is high-risk, not which.
 # Staff reports and the hand-in read the exact tally. The total stays live and exact.
 _FIRST_PERIOD = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def public_figures(
-    totals: Iterable[tuple[str, int]], *, rounding: int, min_count: int
+    totals: Iterable[tuple[str, int]],
+    *,
+    rounding: int,
+    min_count: int,
+    high_risk: Collection[str] | None = None,
 ) -> list[list[str | int]]:
     """The breakdown the public may see, from exact (country, count) pairs: [code, count] rows,
-    largest first, "" for the countries counted together (see the rule above)."""
-    named: list[list[str | int]] = []
+    largest first, a region's M49 code for the high-risk countries of that region (the current
+    ones unless `high_risk` says), "" for the countries counted together (see the rule above)."""
+    if high_risk is None:
+        high_risk = HighRiskCountry.objects.codes()
+    by_place: dict[str, int] = {}
     others = 0
     for code, total in totals:
+        if code in high_risk:
+            code = REGION_OF.get(code, "")
+            if not code:  # a code in no region: never named
+                others += total
+                continue
+        by_place[code] = by_place.get(code, 0) + total
+    named: list[list[str | int]] = []
+    for code, total in by_place.items():
         if total >= min_count:
             named.append([code, total // rounding * rounding])
         else:
@@ -1050,7 +1274,59 @@ class BreakdownSnapshot(models.Model):
 
     @property
     def by_country(self) -> list[CountryCount]:
-        return [CountryCount(code, count) for code, count in self.countries]
+        """The rows, with any country that has become high-risk since the snapshot was taken
+        moved into its region's row at once (the next snapshot groups the exact figures)."""
+        return [
+            CountryCount(code, count)
+            for code, count in _regroup(self.countries, HighRiskCountry.objects.codes())
+        ]
+
+    @property
+    def shows_regions(self) -> bool:
+        """Whether some rows are regions, which the page then explains."""
+        return any(row.is_region for row in self.by_country)
+
+
+def _regroup(rows: list[list[str | int]], high_risk: Collection[str]) -> list[list[str | int]]:
+    """A snapshot's rows without naming the countries of `high_risk`: each one's (rounded)
+    figure added to its region's row, made if need be (it is at least the minimum)."""
+    if not any(code in high_risk for code, _count in rows):
+        return rows
+    by_place: dict[str, int] = {}
+    for code, count in rows:
+        if code in high_risk:
+            code = REGION_OF.get(code, "")
+        by_place[code] = by_place.get(code, 0) + count
+    others = by_place.pop("", 0)
+    named = sorted(
+        ([code, count] for code, count in by_place.items()), key=lambda row: (-row[1], row[0])
+    )
+    return [*named, ["", others]] if others else named
+
+
+class HandedInReceipt(models.Model):
+    """A receipt handed in with a petition: the SHA-256 of the receipt code of one of the
+    signatures in its hand-in, copied there by the hand-in (services.hand_in) and published in
+    its receipts.txt. Nothing links it to a signature: a signature withdrawn or erased after the
+    hand-in stays handed in, as it was."""
+
+    petition = models.ForeignKey(
+        Petition, on_delete=models.CASCADE, related_name="+", verbose_name=_("petition")
+    )
+    receipt_hash = models.CharField(_("receipt's SHA-256"), max_length=64)
+
+    class Meta:
+        verbose_name = _("receipt handed in")
+        verbose_name_plural = _("receipts handed in")
+        constraints = [
+            # Also the index that finds a receipt and lists a petition's in order.
+            models.UniqueConstraint(
+                fields=["petition", "receipt_hash"], name="handed_in_receipt_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.receipt_hash
 
 
 class ExportKind(models.TextChoices):

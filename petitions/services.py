@@ -19,12 +19,14 @@ from petitions.addresses import normalise_address
 from petitions.models import (
     ROLLUPS,
     ExportRecord,
+    HandedInReceipt,
     Petition,
     Signature,
     SignatureQuerySet,
     SignatureTally,
+    address_once_confirmed,
 )
-from petitions.tokens import SignatureRef
+from petitions.tokens import SignatureRef, format_receipt
 
 
 def _count(signature: Signature, *, delta: int) -> None:
@@ -128,17 +130,23 @@ def _update_returning_ids(signatures: SignatureQuerySet, **values) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _request_email(signatures: SignatureQuerySet, *, force: bool = False) -> int:
+def _request_email(
+    signatures: SignatureQuerySet, *, force: bool = False, address: str | None = None
+) -> int:
     """Put these signers' emails in the outbox, as _may_email_again allows; return how many.
     One conditional UPDATE decides, so two requests at once make one email, and it commits with
-    the caller's transaction, if there is one (see petitions.emails)."""
+    the caller's transaction, if there is one (see petitions.emails). `address`: the address
+    the signatures were found by, stored (sealed) with the request, for a signature that has
+    forgotten its own since it was confirmed (the worker forgets it again after sending)."""
     now = timezone.now()
+    stored = {} if address is None else {"email": address}
     requested = _update_returning_ids(
         signatures.filter(_may_email_again(cutoff=None if force else _email_cutoff(now))),
         email_due=True,
         email_requested_at=now,
         email_attempts=0,
         email_retry_at=None,
+        **stored,
     )
     for signature_id in requested:
         emails.email_requested(signature_id)
@@ -165,6 +173,7 @@ def sign_petition(
     country: str,
     wants_updates: bool = False,
     hide_name: bool = False,
+    without_name: bool = False,
     source: str = Signature.Source.OTHER,
     source_story: str = "",
     partner_id: int | None = None,
@@ -187,11 +196,18 @@ def sign_petition(
     Of concurrent signings with one address, one stores the row and the others update it; a
     second signing never changes the first one's details: only its owner, through the link in
     the email, can act on it.
+
+    `without_name`: no name is stored at all, whatever was typed, and the signature is listed
+    without one wherever names are listed (hide_name), as for signers who asked to be left out
+    of the hand-in.
     """
     if not petition.is_open:
         raise PetitionClosed
     now = timezone.now()
     email = email.strip().lower()
+    if without_name:
+        first_name = last_name = ""
+        hide_name = True
     new_signature = Signature(
         petition=petition,
         email=email,
@@ -236,8 +252,11 @@ def _named(signature_id: SignatureRef) -> Q:
     return Q(pk=signature_id)
 
 
-def _signature_of_link(signature_id: SignatureRef, petition: Petition | None) -> Signature | None:
-    return _signatures_of(petition).select_related("petition").filter(_named(signature_id)).first()
+def _signature_of_link(
+    signature_id: SignatureRef, petition: Petition | None, *related: str
+) -> Signature | None:
+    signatures = _signatures_of(petition).select_related("petition", *related)
+    return signatures.filter(_named(signature_id)).first()
 
 
 def _confirmation_state(signature: Signature | None) -> ConfirmationState:
@@ -261,7 +280,19 @@ def confirmation_state(
 
 def confirm_signature(*, signature_id: SignatureRef, petition: Petition | None = None) -> Outcome:
     """Count a pending signature (of this petition, when given: a link names both)."""
-    signature = _signature_of_link(signature_id, petition)
+    return _confirm(_signature_of_link(signature_id, petition))
+
+
+def confirm_link(*, signature_id: SignatureRef, petition: Petition) -> tuple[Outcome, str]:
+    """confirm_signature for a confirmation link, with the slug of the partner whose link
+    brought the signer ("" for none), read with the signature, so that the thank-you page's
+    share links credit that partner too."""
+    signature = _signature_of_link(signature_id, petition, "partner")
+    via = signature.partner.slug if signature is not None and signature.partner else ""
+    return _confirm(signature), via
+
+
+def _confirm(signature: Signature | None) -> Outcome:
     state = _confirmation_state(signature)
     if state is ConfirmationState.CLOSED:
         raise PetitionClosed
@@ -270,10 +301,13 @@ def confirm_signature(*, signature_id: SignatureRef, petition: Petition | None =
     if state is ConfirmationState.ALREADY_CONFIRMED:
         return Outcome.ALREADY_CONFIRMED
     with transaction.atomic():
-        # Conditional update: of two confirmations racing, exactly one changes the row.
+        # Conditional update: of two confirmations racing, exactly one changes the row. It
+        # forgets the address in the same statement, unless the signer asked for updates.
         signature.confirmed_at = timezone.now()
         changed = Signature.objects.filter(pk=signature.pk, status=Signature.Status.PENDING).update(
-            status=Signature.Status.CONFIRMED, confirmed_at=signature.confirmed_at
+            status=Signature.Status.CONFIRMED,
+            confirmed_at=signature.confirmed_at,
+            email=address_once_confirmed(),
         )
         if not changed:
             return Outcome.ALREADY_CONFIRMED
@@ -289,6 +323,10 @@ def _erased() -> dict:
         "first_name": "",
         "last_name": "",
         "email": None,
+        # The receipt's code goes; its hash stays (it names nobody, and may be handed in).
+        "receipt": "",
+        # The hash too: nothing links the row to the address any more.
+        "email_hash": None,
         "wants_updates": False,
         "updates_wording": None,
         "partner_updates": False,
@@ -368,16 +406,20 @@ def request_new_link(
     should PostgreSQL crash in the moment after, the request may be lost; the signer asks again.
     """
     signatures = Signature.objects.filter(petition=petition, erased_at__isnull=True)
+    address = None
     if signature_id is not None:
         signatures = signatures.filter(_named(signature_id))
     else:
-        signatures = signatures.filter(email=email.strip().lower())
+        # Found by its hash; the address typed goes with the request, so that a confirmed
+        # signature that forgot its own can still be written to.
+        address = email.strip().lower()
+        signatures = signatures.with_email(address)
     if not petition.is_open:
         # Pending signatures can no longer be confirmed; counted ones still hear they are.
         signatures = signatures.filter(status=Signature.Status.CONFIRMED)
     with transaction.atomic():
         _commit_without_waiting_for_the_disk()
-        _request_email(signatures)
+        _request_email(signatures, address=address)
 
 
 @dataclass(frozen=True)
@@ -442,10 +484,42 @@ def hand_in(*, petition: Petition, user=None, language: str = "en") -> exports.H
     with exports.snapshot():
         package = exports.write_hand_in(petition, frozen_at=frozen_at, language=language)
         Petition.objects.filter(pk=petition.pk).update(
-            handed_in_count=package.total, handed_in_at=frozen_at
+            handed_in_count=package.total,
+            handed_in_at=frozen_at,
+            handed_in_manifest=package.public.manifest,
+            handed_in_manifest_sha256=package.public.manifest_sha256,
+            handed_in_countries=package.public.countries,
         )
+        # A petition handed in again publishes the new hand-in's receipts only.
+        HandedInReceipt.objects.filter(petition=petition).delete()
+        _copy_receipts_handed_in(petition)
     exports.finish_record(record, rows=package.total)
     return package
+
+
+def _copy_receipts_handed_in(petition: Petition) -> None:
+    """Copy the receipt hashes of the petition's confirmed signatures to HandedInReceipt, in
+    one INSERT ... SELECT: a million rows never pass through Python. In the hand-in's snapshot,
+    so that they are those of its receipts.txt. (Django has no INSERT ... SELECT: the statement
+    is built from the models' tables and columns.)"""
+    connection = connections[router.db_for_write(HandedInReceipt)]
+    quote = connection.ops.quote_name
+    target, source = HandedInReceipt._meta, Signature._meta
+    statement = (
+        "INSERT INTO {target} ({petition}, {receipt}) "
+        "SELECT {source_petition}, {source_receipt} FROM {source} "
+        "WHERE {source_petition} = %s AND {status} = %s".format(
+            target=quote(target.db_table),
+            petition=quote(target.get_field("petition").column),
+            receipt=quote(target.get_field("receipt_hash").column),
+            source=quote(source.db_table),
+            source_petition=quote(source.get_field("petition").column),
+            source_receipt=quote(source.get_field("receipt_hash").column),
+            status=quote(source.get_field("status").column),
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [petition.pk, Signature.Status.CONFIRMED])
 
 
 # Moderation and data protection ----------------------------------------------------------
@@ -513,15 +587,31 @@ def erase_signer(email: str) -> int:
     normalised as the form stores it (lower case, domain in ASCII), so it is found however
     it is written; ValidationError if it cannot be an address the form accepted."""
     address = normalise_address(email)
-    return erase_signatures(Signature.objects.filter(email=address))
+    return erase_signatures(Signature.objects.with_email(address))
 
 
-def partner_of_link(*, signature_id: SignatureRef) -> str:
-    """The slug of the partner whose link brought this signer ("" for none), so that the
-    thank-you page's share links credit that partner too."""
+def petition_of_link(*, signature_id: SignatureRef) -> str:
+    """The slug of the petition this signature is for ("" if there is none): discreet emails'
+    links name no petition, and are sent on to the petition's own link page."""
     return (
         Signature.objects.filter(_named(signature_id))
-        .values_list("partner__slug", flat=True)
+        .values_list("petition__slug", flat=True)
         .first()
         or ""
     )
+
+
+def receipt_of_link(*, signature_id: SignatureRef, petition: Petition) -> tuple[str, str]:
+    """For the thank-you page: the receipt of the confirmed signature a confirmation link names,
+    as its signer is shown it ("" unless it is confirmed and not erased), and the slug of the
+    partner whose link brought the signer ("" for none), in one query."""
+    row = (
+        _signatures_of(petition)
+        .filter(_named(signature_id), status=Signature.Status.CONFIRMED, erased_at__isnull=True)
+        .values_list("receipt", "partner__slug")
+        .first()
+    )
+    if row is None:
+        return "", ""
+    receipt, via = row
+    return (format_receipt(receipt) if receipt else ""), via or ""

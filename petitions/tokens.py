@@ -1,4 +1,5 @@
-"""Signed links in the emails: to confirm a signature (expiring) and to withdraw it.
+"""Signed links in the emails: to confirm a signature (expiring) and to withdraw it; and the
+receipt each signer keeps to check the hand-in.
 
 A link names its signature by the signature's public id, a random UUID: the row's sequential
 id would tell a signer roughly how many signed before them, and would sit in the logs of every
@@ -7,6 +8,8 @@ a key in SECRET_KEY_FALLBACKS, so that changing the key breaks no link already e
 """
 
 import enum
+import hashlib
+import secrets
 import uuid
 
 from django.conf import settings
@@ -67,3 +70,47 @@ def read_confirm_token(token: str) -> tuple[LinkState, SignatureRef | None]:
 def read_withdraw_token(token: str) -> tuple[LinkState, SignatureRef | None]:
     """Withdrawal links never expire: they work until the signer's data is erased."""
     return _read(token, WITHDRAW_SALT, None)
+
+
+# Receipts ----------------------------------------------------------------------------------
+# What a signer keeps to check, after the hand-in, that their signature was among those handed
+# in: a random code, drawn for each signature and derived from nothing about the signer, so
+# that the hashes published with the hand-in name nobody. Sixteen characters from an alphabet
+# of 32 without look-alikes (no 0, O, 1 or I): 80 bits, too many to guess a code from the
+# published hashes. Shown in groups of four, K7QF-9M2D-XR4T-P8WZ; read back however it is
+# typed (lower case, spaces or dashes anywhere).
+
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+RECEIPT_LENGTH = 16
+RECEIPT_GROUP = 4
+
+
+def new_receipt() -> str:
+    """A fresh receipt code, normalised (no dashes)."""
+    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+
+
+def normalise_receipt(text: str) -> str:
+    """A code as typed, as new_receipt gives it: upper case, without spaces or dashes."""
+    return "".join(char for char in text.upper() if char not in _RECEIPT_SEPARATORS)
+
+
+def is_receipt(code: str) -> bool:
+    """Whether a normalised code could be a receipt (its length and alphabet)."""
+    return len(code) == RECEIPT_LENGTH and all(char in RECEIPT_ALPHABET for char in code)
+
+
+def receipt_hash(code: str) -> str:
+    """What the hand-in publishes of a receipt: the SHA-256 of its normalised code, in hex.
+    Unkeyed, so that anyone can compute it from their code (printf %s CODE | sha256sum) and
+    find it in the published list without the site."""
+    return hashlib.sha256(normalise_receipt(code).encode("utf-8")).hexdigest()
+
+
+def format_receipt(code: str) -> str:
+    """A receipt as shown to its signer: K7QF-9M2D-XR4T-P8WZ."""
+    code = normalise_receipt(code)
+    return "-".join(code[n : n + RECEIPT_GROUP] for n in range(0, len(code), RECEIPT_GROUP))
+
+
+_RECEIPT_SEPARATORS = frozenset(" -\t\u00a0\u2010\u2011\u2012\u2013\u2014\u2212")

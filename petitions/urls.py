@@ -18,7 +18,22 @@ urlpatterns = [
     path("petitions/<slug:slug>/confirm/", views.confirm, name="confirm"),
     path("petitions/<slug:slug>/new-link/", views.new_link, name="new_link"),
     path("petitions/<slug:slug>/thank-you/", views.thanks, name="thanks"),
+    path("petitions/<slug:slug>/check-receipt/", views.check_receipt, name="check_receipt"),
+    path(
+        "petitions/<slug:slug>/hand-in/receipts.txt",
+        views.hand_in_receipts,
+        name="hand_in_receipts",
+    ),
+    path("petitions/<slug:slug>/hand-in/counts.csv", views.hand_in_counts, name="hand_in_counts"),
+    path(
+        "petitions/<slug:slug>/hand-in/MANIFEST.sha256",
+        views.hand_in_manifest,
+        name="hand_in_manifest",
+    ),
     path("petitions/<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
     path("petitions/<slug:slug>/count.json", views.count_json, name="count_json"),
     path("petitions/<slug:slug>/badge.svg", views.badge_svg, name="badge"),
+    # The links of discreet emails, which name no petition.
+    path("link/confirm/", views.discreet_confirm, name="discreet_confirm"),
+    path("link/withdraw/", views.discreet_withdraw, name="discreet_withdraw"),
 ]

@@ -3,11 +3,12 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
@@ -19,7 +20,7 @@ from campaign.lib.csrf import is_same_origin_post
 from campaign.lib.http import allow_framing_by, can_preview, too_many_requests
 from campaign.lib.pagecache import CSRF_SLOT, TimedCache, public_page
 from partners.models import Partner, partner_for
-from petitions import services
+from petitions import exports, services
 from petitions.forms import (
     TIMESTAMP_SLOT,
     NewLinkForm,
@@ -28,8 +29,14 @@ from petitions.forms import (
     link_params,
     partner_consent_label,
 )
-from petitions.models import Petition
-from petitions.tokens import LinkState, read_confirm_token, read_withdraw_token
+from petitions.models import HandedInReceipt, Petition
+from petitions.tokens import (
+    LinkState,
+    normalise_receipt,
+    read_confirm_token,
+    read_withdraw_token,
+    receipt_hash,
+)
 
 # Published petitions by slug, per worker, for PAGE_CACHE_SECONDS: signing at a campaign's
 # peak reads the same row hundreds of times a second. Whether it is open is computed from its
@@ -280,16 +287,16 @@ def confirm(request: HttpRequest, slug: str) -> HttpResponse:
         return _link_problem(request, petition, state, token)
     if request.method == "POST":
         try:
-            outcome = services.confirm_signature(signature_id=signature_ref, petition=petition)
+            outcome, via = services.confirm_link(signature_id=signature_ref, petition=petition)
         except services.PetitionClosed:
             return _closed(request, petition)
         if outcome is services.Outcome.NOT_FOUND:
             return _link_problem(request, petition, LinkState.INVALID)
-        # Confirmed now, or already by the first click of a double click: the same page,
-        # its share links crediting the partner that brought the signer.
-        via = services.partner_of_link(signature_id=signature_ref)
+        # Confirmed now, or already by the first click of a double click: the same page, with
+        # the signer's receipt (read from the token, which the emailed link's address already
+        # holds) and share links crediting the partner that brought the signer.
         thanks = reverse("petitions:thanks", kwargs={"slug": petition.slug})
-        return redirect(thanks + ("?" + urlencode({"via": via}) if via else ""))
+        return redirect(thanks + "?" + urlencode({**({"via": via} if via else {}), "t": token}))
     confirmation = services.confirmation_state(signature_id=signature_ref, petition=petition)
     if confirmation is services.ConfirmationState.NOT_FOUND:
         return _link_problem(request, petition, LinkState.INVALID)
@@ -324,17 +331,135 @@ def new_link(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("petitions:check_inbox", slug=petition.slug)
 
 
+def _discreet_link(request: HttpRequest, viewname: str, read_token) -> HttpResponse:
+    """A discreet email's link, which names no petition, sent on to the petition's own link
+    page with its token: that page says what the link does (opening it changes nothing). A
+    token that names no signature goes to the featured petition's, which explains."""
+    token = _token(request)
+    _state, signature_ref = read_token(token)
+    slug = services.petition_of_link(signature_id=signature_ref) if signature_ref else ""
+    if not slug:
+        featured = Petition.objects.featured()
+        if featured is None:
+            raise Http404("No petition.")
+        slug = featured.slug
+    return redirect(reverse(viewname, kwargs={"slug": slug}) + "?" + urlencode({"t": token}))
+
+
+@never_cache
+@require_safe
+def discreet_confirm(request: HttpRequest) -> HttpResponse:
+    return _discreet_link(request, "petitions:confirm", read_confirm_token)
+
+
+@never_cache
+@require_safe
+def discreet_withdraw(request: HttpRequest) -> HttpResponse:
+    return _discreet_link(request, "petitions:withdraw", read_withdraw_token)
+
+
+@never_cache
 @require_safe
 def thanks(request: HttpRequest, slug: str) -> HttpResponse:
-    # Not kept in the page cache: the signer who just confirmed must see a count that
-    # includes them (confirming cleared the shared stats cache).
+    """With a confirmation link's token (?t=, as the confirmation sends the signer here), the
+    receipt of that signature if it is confirmed; without one, or with any other, the plain page.
+    Never cached, here or on the way (a receipt is one signer's): the signer who just confirmed
+    also sees a count that includes them (confirming cleared the shared stats cache)."""
     petition = _petition_or_404(request, slug)
-    partner = partner_for(link_params(request.GET).get("via", ""))
+    receipt = via = ""
+    state, signature_ref = read_confirm_token(request.GET.get("t", ""))
+    if state is LinkState.VALID:
+        receipt, via = services.receipt_of_link(signature_id=signature_ref, petition=petition)
+    partner = partner_for(via or link_params(request.GET).get("via", ""))
     return render(
         request,
         "petitions/thanks.html",
-        {"petition": petition, "stats": petition.stats(), "partner": partner},
+        {"petition": petition, "stats": petition.stats(), "partner": partner, "receipt": receipt},
     )
+
+
+# After the hand-in: what every signer can check. The public part of the hand-in (see
+# petitions.exports) is published as files, and a signer checks their receipt on a page that
+# answers only whether that receipt is among those handed in.
+
+# Received codes are read up to this length; a receipt, with dashes and spaces, is far shorter.
+_RECEIPT_INPUT_MAX = 100
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def check_receipt(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET shows the form; POST checks a receipt. The answer says only whether the receipt is
+    among those handed in, and is the same page after the same work (one indexed look-up of the
+    code's hash) for a code that is not and for one that cannot be a receipt."""
+    petition = _petition_or_404(request, slug)
+    result = None
+    if request.method == "POST":
+        wait = ratelimit.limit(request, "receipts", settings.RATE_LIMIT_LINKS)
+        if wait:
+            return too_many_requests(request, wait)
+        if petition.handed_in_at is not None:
+            code = normalise_receipt(request.POST.get("receipt", "")[:_RECEIPT_INPUT_MAX])
+            handed_in = HandedInReceipt.objects.filter(
+                petition=petition, receipt_hash=receipt_hash(code)
+            ).exists()
+            result = "included" if handed_in else "not_included"
+    return render(request, "petitions/check_receipt.html", {"petition": petition, "result": result})
+
+
+# The public files change only if staff hand the petition in again.
+_PUBLIC_FILE_SECONDS = 600
+
+
+def _handed_in_or_404(slug: str) -> Petition:
+    """A published petition that has been handed in, read afresh (not the per-worker copy), so
+    that its files are those of its latest hand-in."""
+    return get_object_or_404(
+        Petition.objects.published(),
+        slug=slug,
+        handed_in_manifest_sha256__gt="",
+    )
+
+
+def _public_file(response: HttpResponse, petition: Petition) -> HttpResponse:
+    patch_cache_control(response, public=True, max_age=_PUBLIC_FILE_SECONDS)
+    # The same for every copy of one hand-in; a new hand-in changes it.
+    response["ETag"] = f'"{petition.handed_in_manifest_sha256}"'
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_safe
+def hand_in_receipts(request: HttpRequest, slug: str) -> HttpResponse:
+    """The SHA-256 of every receipt handed in, sorted, one a line: streamed from the index."""
+    petition = _handed_in_or_404(slug)
+    hashes = (
+        HandedInReceipt.objects.filter(petition=petition)
+        .order_by("receipt_hash")
+        .values_list("receipt_hash", flat=True)
+        .iterator(chunk_size=exports.CHUNK_SIZE)
+    )
+    response = StreamingHttpResponse(
+        (chunk.encode("ascii") for chunk in exports.iter_receipts(hashes)),
+        content_type="text/plain; charset=utf-8",
+    )
+    return _public_file(response, petition)
+
+
+@require_safe
+def hand_in_counts(request: HttpRequest, slug: str) -> HttpResponse:
+    petition = _handed_in_or_404(slug)
+    body = "".join(
+        exports.iter_public_counts(petition.handed_in_count or 0, petition.handed_in_countries)
+    )
+    return _public_file(HttpResponse(body, content_type="text/csv; charset=utf-8"), petition)
+
+
+@require_safe
+def hand_in_manifest(request: HttpRequest, slug: str) -> HttpResponse:
+    petition = _handed_in_or_404(slug)
+    response = HttpResponse(petition.handed_in_manifest, content_type="text/plain; charset=utf-8")
+    return _public_file(response, petition)
 
 
 def _nothing_to_withdraw(request: HttpRequest, petition: Petition) -> HttpResponse:

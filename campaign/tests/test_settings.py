@@ -1,5 +1,6 @@
 """Production settings: fail fast without secrets, pass `check --deploy` with real values."""
 
+import base64
 import os
 import re
 import subprocess
@@ -18,6 +19,8 @@ PRODUCTION = {
     "CACHE_URL": "redis://127.0.0.1:6379/9",
     "EMAIL_URL": "smtp+tls://user:password@smtp.example:587",
     "SITE_URL": "https://campaign.example",
+    "SIGNER_DATA_KEY": "Y3KX9Xq8yAqk0sGv6Lh4m6b0cW7oH0Zl0v4Zx5w1a2M=",
+    "SIGNER_LOOKUP_KEY": "k6v7XfGw2vQeJ2lS3xJY7zC1lq2w0mV6pS9eDkT4o8A=",
 }
 
 
@@ -37,7 +40,16 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL", "EMAIL_URL", "CACHE_URL"]
+    "missing",
+    [
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "SITE_URL",
+        "EMAIL_URL",
+        "CACHE_URL",
+        "SIGNER_DATA_KEY",
+        "SIGNER_LOOKUP_KEY",
+    ],
 )
 def test_it_refuses_to_start_without_a_production_setting(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
@@ -46,6 +58,72 @@ def test_it_refuses_to_start_without_a_production_setting(missing):
     assert result.stderr.strip().startswith(f"Configuration error: {missing} must be set")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("SIGNER_DATA_KEY", "not-a-key"),
+        ("SIGNER_DATA_KEY", f"{PRODUCTION['SIGNER_DATA_KEY']},c2hvcnQ="),
+        ("SIGNER_LOOKUP_KEY", "c2hvcnQ="),
+    ],
+)
+def test_it_refuses_a_malformed_signer_key_with_one_sentence(name, value):
+    result = manage("check", **{**PRODUCTION, name: value})
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"Configuration error: {name} is not a valid key: each key is 32 random bytes in "
+        'url-safe base64, such as python -c "from cryptography.fernet import Fernet; '
+        "print(Fernet.generate_key().decode())\" prints (see the README's configuration)."
+    ]
+    assert value not in result.stderr
+
+
+def test_it_says_how_to_generate_a_missing_signer_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SIGNER_DATA_KEY"}
+    result = manage("check", **env)
+    assert "kept apart from the database and its backups" in result.stderr
+    assert "Fernet.generate_key()" in result.stderr
+
+
+def test_it_refuses_one_key_for_both_sealing_and_hashing():
+    same = {**PRODUCTION, "SIGNER_LOOKUP_KEY": PRODUCTION["SIGNER_DATA_KEY"]}
+    result = manage("check", **same)
+    assert result.returncode != 0
+    assert result.stderr.startswith(
+        "Configuration error: SIGNER_LOOKUP_KEY must not be one of the SIGNER_DATA_KEY keys"
+    )
+
+
+def test_development_derives_its_signer_keys_from_the_secret_key():
+    """With DEBUG on and no keys set, a development database stays readable across restarts:
+    the keys come from SECRET_KEY, differ from each other, and change with it."""
+    show = "from django.conf import settings as s; print(*s.SIGNER_DATA_KEY, s.SIGNER_LOOKUP_KEY)"
+
+    def keys(secret: str) -> list[str]:
+        environment = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+        environment.update(
+            DEBUG="True",
+            SECRET_KEY=secret,
+            ENV_FILE="/nonexistent",
+            DJANGO_SETTINGS_MODULE="campaign.settings",
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", show],
+            cwd=BASE_DIR,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    first = keys("a development secret")
+    assert keys("a development secret") == first
+    assert len(first) == 2 and first[0] != first[1]
+    assert all(len(base64.urlsafe_b64decode(key)) == 32 for key in first)
+    assert keys("another development secret") != first
 
 
 @pytest.mark.parametrize("per_process", ["locmemcache://", "dummycache://"])

@@ -36,7 +36,9 @@ def test_it_exports_exactly_the_filtered_and_searched_confirmed_signatures(
     exporter, petition, make_petition, make_signature
 ):
     other = make_petition()
-    wanted = make_signature(petition, confirmed=True, country="NL", email="jansen@example.org")
+    wanted = make_signature(
+        petition, confirmed=True, country="NL", email="jansen@example.org", wants_updates=True
+    )
     make_signature(petition, confirmed=True, country="NL", email="jansen@example.net")
     make_signature(petition, confirmed=True, country="BE", email="peters@example.org")
     make_signature(petition, country="NL", email="jansen.smit@example.org")  # pending
@@ -87,7 +89,7 @@ def test_it_writes_each_column_as_documented(exporter, petition, make_signature)
 def test_it_includes_unconfirmed_signatures_only_when_asked_and_never_fraudulent_ones(
     exporter, petition, make_signature
 ):
-    confirmed = make_signature(petition, confirmed=True)
+    confirmed = make_signature(petition, confirmed=True, wants_updates=True)
     pending = make_signature(petition)
     fraud = make_signature(petition, confirmed=True)
     mark_fraudulent(Signature.objects.filter(pk=fraud.pk))
@@ -100,7 +102,7 @@ def test_it_includes_unconfirmed_signatures_only_when_asked_and_never_fraudulent
 def test_it_applies_the_list_filters_together_with_include_all(
     exporter, petition, make_petition, make_signature
 ):
-    confirmed = make_signature(petition, confirmed=True, country="NL")
+    confirmed = make_signature(petition, confirmed=True, country="NL", wants_updates=True)
     pending = make_signature(petition, country="NL")
     make_signature(petition, country="BE")  # another country
     make_signature(make_petition(), country="NL")  # another petition
@@ -149,7 +151,9 @@ def test_it_records_that_an_export_was_searched_but_not_what_for(exporter, petit
 
 
 def test_it_leaves_out_the_names_of_signers_who_asked(exporter, petition, make_signature):
-    make_signature(petition, confirmed=True, hide_name=True, email="quiet@example.org")
+    make_signature(
+        petition, confirmed=True, hide_name=True, email="quiet@example.org", wants_updates=True
+    )
     [row] = read_csv(exporter.get(reverse(EXPORT_URL)))
     assert (row["first_name"], row["last_name"]) == ("", "")
     assert row["email"] == "quiet@example.org"
@@ -225,7 +229,7 @@ def test_it_shows_export_records_to_superusers_only(
 
 
 def test_it_exports_from_the_command_line(petition, make_signature, tmp_path):
-    make_signature(petition, confirmed=True, email="one@example.org")
+    make_signature(petition, confirmed=True, email="one@example.org", wants_updates=True)
     make_signature(petition, email="two@example.org")
     target = tmp_path / "out.csv"
     errors = StringIO()

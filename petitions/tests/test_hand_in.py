@@ -44,7 +44,15 @@ def test_it_hands_in_a_package_whose_manifest_matches_its_files(
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["confirmed_signatures"] == 3
-    assert set(manifest["files"]) == {"signatures.csv", "countries.csv", "summary.html"}
+    assert set(manifest["files"]) == {
+        "signatures.csv",
+        "countries.csv",
+        "summary.html",
+        "hand-in.pdf",
+        "public/receipts.txt",
+        "public/counts.csv",
+        "public/MANIFEST.sha256",
+    }
     for name, entry in manifest["files"].items():
         assert hashlib.sha256(archive.read(name)).hexdigest() == entry["sha256"]
     signatures = archive.read("signatures.csv").decode("utf-8")

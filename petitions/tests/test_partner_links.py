@@ -2,6 +2,7 @@
 with the signature (validated, short, never shown back), credited on the coalition page."""
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -164,10 +165,14 @@ def test_the_thank_you_page_credits_the_partner_that_brought_the_signer(
     client.post(reverse("petitions:sign", kwargs={"slug": petition.slug}), sign_data(via=via))
     signature = Signature.objects.get()
     url = reverse("petitions:confirm", kwargs={"slug": petition.slug})
-    response = client.post(url, {"t": confirm_token(signature.public_id)})
+    token = confirm_token(signature.public_id)
+    response = client.post(url, {"t": token})
     thanks = reverse("petitions:thanks", kwargs={"slug": petition.slug})
     assert response.status_code == 302
-    assert response["Location"] == thanks + expected
+    # The token too: the thank-you page shows the signer's receipt.
+    assert response["Location"] == thanks + (expected + "&" if via else "?") + urlencode(
+        {"t": token}
+    )
     html = client.get(response["Location"]).content.decode()
     shared = f"https://campaign.example/petitions/{petition.slug}/{expected}"
     assert f'class="share__url" type="url" value="{shared}"' in html

@@ -32,7 +32,7 @@ def test_a_partners_link_costs_no_query_once_partners_are_known(
         assert client.get(page, {"via": "zmina"}).status_code == 200
     with django_assert_num_queries(2):
         assert client.post(sign, {**data, "email": "second@example.org"}).status_code == 302
-    assert campaign.signatures.get(email="second@example.org").partner.slug == "zmina"
+    assert campaign.signatures.with_email("second@example.org").get().partner.slug == "zmina"
 
 
 def test_sign_post(client, campaign, sign_data, django_assert_num_queries, settings):
@@ -43,7 +43,7 @@ def test_sign_post(client, campaign, sign_data, django_assert_num_queries, setti
     url = reverse("petitions:sign", kwargs={"slug": campaign.slug})
     with django_assert_num_queries(2):
         assert client.post(url, sign_data(email="new@example.org")).status_code == 302
-    assert campaign.signatures.get(email="new@example.org").email_due
+    assert campaign.signatures.with_email("new@example.org").get().email_due
 
 
 def test_sign_post_again(client, campaign, sign_data, django_assert_num_queries, settings):
@@ -54,7 +54,7 @@ def test_sign_post_again(client, campaign, sign_data, django_assert_num_queries,
     client.post(url, sign_data(email="new@example.org"))
     with django_assert_num_queries(2):
         assert client.post(url, sign_data(email="NEW@example.org")).status_code == 302
-    assert campaign.signatures.filter(email="new@example.org").count() == 1
+    assert campaign.signatures.with_email("new@example.org").count() == 1
 
 
 def test_sign_post_sending_at_once(client, campaign, sign_data, django_assert_num_queries):
@@ -69,12 +69,22 @@ def test_sign_post_sending_at_once(client, campaign, sign_data, django_assert_nu
 def test_confirm_post(client, campaign, make_signature, django_assert_num_queries):
     signature = make_signature(campaign)
     url = reverse("petitions:confirm", kwargs={"slug": campaign.slug})
-    # Petition, the signature; in the transaction (a savepoint here, as tests run inside one):
-    # conditional UPDATE, tally shard UPDATE, an UPDATE for each of the three rollups; then the
-    # link's partner.
-    with django_assert_num_queries(10):
+    # Petition, the signature (with its partner, for the thank-you page's address); in the
+    # transaction (a savepoint here, as tests run inside one): conditional UPDATE, tally shard
+    # UPDATE, an UPDATE for each of the three rollups.
+    with django_assert_num_queries(9):
         response = client.post(url, {"t": confirm_token(signature.public_id)})
     assert response.status_code == 302
+
+
+def test_thanks_with_receipt(client, campaign, django_assert_num_queries):
+    signature = campaign.signatures.confirmed().first()
+    url = reverse("petitions:thanks", kwargs={"slug": campaign.slug})
+    # The petition; the signature's receipt with its partner, in one query; the count with the
+    # latest breakdown snapshot.
+    with django_assert_num_queries(3):
+        response = client.get(url, {"t": confirm_token(signature.public_id)})
+    assert response.status_code == 200 and response.context["receipt"]
 
 
 def test_confirm_get(client, campaign, make_signature, django_assert_num_queries):
@@ -107,5 +117,5 @@ def test_new_link_post(
     # only) and the conditional UPDATE.
     with django_assert_num_queries(5 if connection.vendor == "postgresql" else 4):
         assert client.post(url, {"email": email}).status_code == 302
-    signer = campaign.signatures.get(email="signer@example.org")
+    signer = campaign.signatures.with_email("signer@example.org").get()
     assert signer.email_due is (email == signer.email)

@@ -238,7 +238,7 @@ def test_it_never_takes_a_rollup_below_zero_taking_from_the_fullest_shard(petiti
 
 
 def test_a_rollup_already_short_is_left_and_says_so(petition, make_signature, caplog):
-    signature = make_signature(petition, confirmed=True)
+    signature = make_signature(petition, confirmed=True, wants_updates=True)  # address kept
     SignatureTimeline.objects.filter(petition=petition).update(count=0)
     with caplog.at_level(logging.WARNING), failing_statements() as failed:
         assert withdraw_signature(signature_id=signature.pk)

@@ -43,8 +43,15 @@ def as_role(sign_in_staff, django_user_model):
 
 @pytest.fixture
 def zelda(petition, make_signature) -> Signature:
+    # Asked for updates, so that the address is kept once confirmed.
     return make_signature(
-        petition, confirmed=True, first_name=FIRST, last_name=LAST, email=EMAIL, country="KZ"
+        petition,
+        confirmed=True,
+        first_name=FIRST,
+        last_name=LAST,
+        email=EMAIL,
+        country="KZ",
+        wants_updates=True,
     )
 
 
@@ -81,7 +88,8 @@ def test_it_gives_each_role_exactly_its_permissions(db):
         "petitions.view_petition",
         "petitions.change_petition",
     }
-    assert permissions_of("Campaign staff") == staff
+    high_risk = {f"petitions.{action}_highriskcountry" for action in ("view", "add", "delete")}
+    assert permissions_of("Campaign staff") == {*staff, *high_risk}
     assert permissions_of("Data officers") == {
         *staff,
         "petitions.view_personal_data",
@@ -427,7 +435,7 @@ def test_it_still_takes_the_declared_filters_ordering_and_pages(
     declared = [
         {"status__exact": "confirmed"},
         {"country__exact": "KZ"},
-        {"updates": "no"},
+        {"updates": "yes"},
         {"hide_name__exact": "0"},
         {"petition__id__exact": str(petition.pk)},
         {

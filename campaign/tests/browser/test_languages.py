@@ -49,7 +49,7 @@ def test_a_signer_signs_confirms_and_withdraws_in_their_language(tab, code):
     page.goto(link_in_last_email("confirm"))
     assert page.locator("html").get_attribute("lang") == code
     page.locator("main form button[type=submit]").click()
-    page.wait_for_url(f"**{prefix(code)}/petitions/{SLUG}/thank-you/")
+    page.wait_for_url(f"**{prefix(code)}/petitions/{SLUG}/thank-you/**")
     heading = said(code, "Thank you: your signature is counted")
     assert page.get_by_role("heading", name=heading).is_visible()
     assert Signature.objects.get().status == Signature.Status.CONFIRMED
