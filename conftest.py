@@ -183,6 +183,19 @@ def petition(make_petition) -> Petition:
 
 
 @pytest.fixture
+def zmina(db) -> Partner:
+    """A partner organisation of the coalition, as the campaign names it."""
+    return Partner.objects.create(
+        name="ZMINA Human Rights Centre", short_name="ZMINA", slug="zmina", country="UA"
+    )
+
+
+@pytest.fixture
+def dignity(db) -> Partner:
+    return Partner.objects.create(name="Public Association Dignity", slug="dignity", country="KZ")
+
+
+@pytest.fixture
 def sign_data():
     def data(**fields) -> dict:
         values = {

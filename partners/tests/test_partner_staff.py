@@ -18,16 +18,6 @@ _users = itertools.count(1)
 
 
 @pytest.fixture
-def zmina(db) -> Partner:
-    return Partner.objects.create(name="ZMINA Human Rights Centre", slug="zmina", country="UA")
-
-
-@pytest.fixture
-def dignity(db) -> Partner:
-    return Partner.objects.create(name="Public Association Dignity", slug="dignity", country="KZ")
-
-
-@pytest.fixture
 def make_user(django_user_model):
     def make(*, group: str = "", partner: Partner | None = None, officer: bool = False, **fields):
         fields.setdefault("is_staff", True)

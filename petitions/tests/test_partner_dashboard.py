@@ -44,18 +44,6 @@ def petition(make_petition) -> Petition:
 
 
 @pytest.fixture
-def zmina(db) -> Partner:
-    return Partner.objects.create(
-        name="ZMINA Human Rights Centre", short_name="ZMINA", slug="zmina", country="UA"
-    )
-
-
-@pytest.fixture
-def dignity(db) -> Partner:
-    return Partner.objects.create(name="Public Association Dignity", slug="dignity", country="KZ")
-
-
-@pytest.fixture
 def as_user(sign_in_staff, django_user_model):
     """A client of its own, signed in with the second factor as a new staff account: a member
     of a staff group, or a partner's staff member."""

@@ -36,18 +36,6 @@ HEADER = [
 
 
 @pytest.fixture
-def zmina(db) -> Partner:
-    return Partner.objects.create(
-        name="ZMINA Human Rights Centre", short_name="ZMINA", slug="zmina", country="UA"
-    )
-
-
-@pytest.fixture
-def dignity(db) -> Partner:
-    return Partner.objects.create(name="Public Association Dignity", slug="dignity", country="KZ")
-
-
-@pytest.fixture
 def wording(db) -> ConsentWording:
     return ConsentWording.objects.get(pk=ConsentWording.objects.id_for("uk", WORDS))
 

@@ -15,13 +15,6 @@ from petitions.models import ConsentWording, Signature
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def zmina(db) -> Partner:
-    return Partner.objects.create(
-        name="ZMINA Human Rights Centre", short_name="ZMINA", slug="zmina", country="UA"
-    )
-
-
 def test_a_partners_link_names_the_partner_and_fills_the_form(client, petition, zmina):
     url = reverse("petitions:detail", kwargs={"slug": petition.slug})
     html = client.get(url, {"via": "zmina", "utm_source": "Newsletter", "utm_medium": "email"})

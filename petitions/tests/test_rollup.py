@@ -17,7 +17,6 @@ from django.db.models import ProtectedError, Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from partners.models import Partner
 from petitions.models import (
     ROLLUPS,
     Signature,
@@ -80,11 +79,6 @@ def assert_exact(petition, stories: dict[int, str] | None = None, *, story_known
         if not story_known and "source_story" in key:
             key.remove("source_story")
         assert rollup(petition, key, model) == counted(petition, stories, key), model.__name__
-
-
-@pytest.fixture
-def zmina(db) -> Partner:
-    return Partner.objects.create(name="ZMINA Human Rights Centre", slug="zmina", country="UA")
 
 
 @pytest.fixture
