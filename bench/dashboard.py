@@ -26,7 +26,6 @@ import argparse
 import datetime as dt
 import gc
 import io
-import os
 import statistics
 import sys
 import threading
@@ -39,11 +38,10 @@ from harness import (
     BASE,
     SEEDED_EMAIL_HASH,
     SEEDED_RECEIPT_HASH,
+    in_process_database,
     machine,
     recreate,
-    scratch_database,
     sealed_pool,
-    source_database_url,
 )
 
 sys.path.insert(0, str(BASE))
@@ -140,15 +138,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(BASE / "bench" / "DASHBOARD.md"))
     options = parser.parse_args()
 
-    source_url = source_database_url()
-    url, admin_url, name = scratch_database(source_url, "bench_dashboard")
-    recreate(admin_url, name)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign.settings")
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    # The settings module needs DEBUG to start without production secrets; Django's test
-    # environment switches it off again, so no query is kept in memory.
-    os.environ["DEBUG"] = "True"
+    admin_url, name = in_process_database("bench_dashboard")
 
     try:
         import django

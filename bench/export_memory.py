@@ -27,10 +27,9 @@ from harness import (
     BASE,
     SEEDED_EMAIL_HASH,
     SEEDED_RECEIPT_HASH,
+    in_process_database,
     recreate,
-    scratch_database,
     sealed_pool,
-    source_database_url,
 )
 
 sys.path.insert(0, str(BASE))
@@ -77,16 +76,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(BASE / "bench" / "EXPORT.md"))
     options = parser.parse_args()
 
-    source_url = source_database_url()
-    url, admin_url, name = scratch_database(source_url, "bench_export")
-    recreate(admin_url, name)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign.settings")
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    # Django's test environment runs the export in-process (it switches DEBUG off again, so no
-    # query is kept in memory); the settings module needs DEBUG to start without production
-    # secrets.
-    os.environ["DEBUG"] = "True"
+    admin_url, name = in_process_database("bench_export")
     env = dict(os.environ)
 
     try:
@@ -120,14 +110,15 @@ def main() -> None:
                     (petition_id, first_name, last_name, email, email_hash, country,
                      wants_updates, hide_name, source, source_story, language, status,
                      created_at, confirmed_at, email_due, email_attempts, email_problem,
-                     public_id, receipt, receipt_hash)
+                     public_id, receipt, receipt_hash, partner_updates, utm_source, utm_medium,
+                     utm_campaign)
                 SELECT %s, (%s::text[])[1 + n %% {pool}], (%s::text[])[1 + n %% {pool}],
                        CASE WHEN n %% 3 = 0 THEN (%s::text[])[1 + n %% {pool}] END,
                        {SEEDED_EMAIL_HASH},
                        (ARRAY['NL','BE','DE','PL','HU','TR','UA','AZ'])[1 + n %% 8],
                        n %% 3 = 0, n %% 10 = 0, 'home', '', 'en', 'confirmed',
                        now() - (n || ' seconds')::interval, now(), false, 0, '',
-                       gen_random_uuid(), '', {SEEDED_RECEIPT_HASH}
+                       gen_random_uuid(), '', {SEEDED_RECEIPT_HASH}, false, '', '', ''
                 FROM generate_series(1, %s) AS n
                 """,
                 [petition.pk, firsts, lasts, addresses, options.rows],

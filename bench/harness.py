@@ -67,6 +67,21 @@ def recreate(admin_url: str, name: str, *, drop_only: bool = False) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def in_process_database(suffix: str) -> tuple[str, str]:
+    """A fresh scratch database for a bench script that runs Django in its own process (the
+    dashboard, the export): created, named in this process's environment with the settings it
+    needs; returns (admin_url, name) to drop it with at the end."""
+    url, admin_url, name = scratch_database(source_database_url(), suffix)
+    recreate(admin_url, name)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign.settings")
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    # The settings module needs DEBUG to start without production secrets; Django's test
+    # environment switches it off again, so no query is kept in memory.
+    os.environ["DEBUG"] = "True"
+    return admin_url, name
+
+
 class Site:
     """gunicorn serving the site in its production form, on a free loopback port."""
 

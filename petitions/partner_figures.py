@@ -22,7 +22,14 @@ from django.utils.translation import ngettext
 
 from campaign.lib.charts import Chart, figure
 from partners.models import Partner
-from petitions.models import CountryCount, Petition, Signature, SignatureRollup, public_figures
+from petitions.models import (
+    CountryCount,
+    Petition,
+    Signature,
+    SignatureRollup,
+    SignatureTimeline,
+    public_figures,
+)
 
 DAYS = 28
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -126,13 +133,15 @@ class PartnerFigures:
         )
 
 
-def _by_day(rollup, *, now: dt.datetime) -> list[tuple[dt.date, int]]:
-    """Confirmed signatures per day (in the site's time zone), the last DAYS days to now."""
+def _by_day(timeline, *, now: dt.datetime) -> list[tuple[dt.date, int]]:
+    """Confirmed signatures per day (in the site's time zone), the last DAYS days to now, from
+    the time series (a few rows per hour, where SignatureRollup has one per country, page and
+    story too)."""
     today = timezone.localdate(now)
     first_day = today - dt.timedelta(days=DAYS - 1)
     start = timezone.make_aware(dt.datetime.combine(first_day, dt.time()))
     per_day = dict(
-        rollup.filter(hour__gte=start)
+        timeline.filter(hour__gte=start)
         .annotate(day=TruncDate("hour"))
         .values_list("day")
         .annotate(total=Sum("count"))
@@ -171,7 +180,9 @@ def partner_figures(
     return PartnerFigures(
         partner=partner,
         petition=petition,
-        by_day=_by_day(rollup, now=now),
+        by_day=_by_day(
+            SignatureTimeline.objects.filter(petition=petition, partner=partner), now=now
+        ),
         by_country=_by_country(rollup, until=until),
         counted_until=until,
         confirmed=by_status.get(Signature.Status.CONFIRMED, 0),

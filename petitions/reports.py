@@ -94,43 +94,35 @@ def _busiest(rows: list[tuple[str, int]]) -> tuple[str, int]:
     return max(rows, key=lambda row: row[1])
 
 
-def _series(
-    rows: list[tuple[str, int]], *, total: str, busiest: str, nothing: str, span: dict
-) -> str:
-    """A time series' summary: its total and its busiest period, from sentences given already
-    translated (with %(count)s, %(period)s for the busiest, and the span's own values)."""
+def _time_chart(
+    rows: list[tuple[str, int]],
+    *,
+    title: str,
+    label_heading: str,
+    axis_labels: list[str],
+    total: Callable[[int], str],
+    busiest: str,
+    nothing: str,
+    span: dict,
+) -> Chart:
+    """A time series as a chart, summed up by its total and its busiest period: `total` gives
+    the translated sentence for a count (with %(count)s), `busiest` has %(period)s and
+    %(count)s, and every sentence may use the span's own values."""
     count = sum(n for _label, n in rows)
-    if not count:
-        return nothing % span
-    label, most = _busiest(rows)
-    return " ".join(
-        [
-            total % {"count": figure(count), **span},
-            busiest % {"period": label, "count": figure(most), **span},
-        ]
-    )
-
-
-def _per_hour(hourly: Mapping[dt.datetime, int], *, now: dt.datetime) -> Chart:
-    last = start_of_hour(now)
-    hours = [last - dt.timedelta(hours=n) for n in range(HOURS - 1, -1, -1)]
-    labels, axis_labels = _hour_labels(hours)
-    rows = [(label, hourly.get(hour, 0)) for label, hour in zip(labels, hours, strict=True)]
-    count = sum(n for _label, n in rows)
+    if count:
+        label, most = _busiest(rows)
+        summary = " ".join(
+            [
+                total(count) % {"count": figure(count), **span},
+                busiest % {"period": label, "count": figure(most), **span},
+            ]
+        )
+    else:
+        summary = nothing % span
     return Chart(
-        title=_("Per hour, last %(hours)s hours") % {"hours": HOURS},
-        summary=_series(
-            rows,
-            total=ngettext(
-                "%(count)s signature in the last %(hours)s hours.",
-                "%(count)s signatures in the last %(hours)s hours.",
-                count,
-            ),
-            busiest=_("The busiest hour was %(period)s, with %(count)s."),
-            nothing=_("No signatures were confirmed in the last %(hours)s hours."),
-            span={"hours": HOURS},
-        ),
-        label_heading=_("Hour"),
+        title=title % span,
+        summary=summary,
+        label_heading=label_heading,
         value_heading=_("Signatures"),
         rows=rows,
         kind="columns",
@@ -138,29 +130,42 @@ def _per_hour(hourly: Mapping[dt.datetime, int], *, now: dt.datetime) -> Chart:
     )
 
 
+def _per_hour(hourly: Mapping[dt.datetime, int], *, now: dt.datetime) -> Chart:
+    last = start_of_hour(now)
+    hours = [last - dt.timedelta(hours=n) for n in range(HOURS - 1, -1, -1)]
+    labels, axis_labels = _hour_labels(hours)
+    return _time_chart(
+        [(label, hourly.get(hour, 0)) for label, hour in zip(labels, hours, strict=True)],
+        title=_("Per hour, last %(hours)s hours"),
+        label_heading=_("Hour"),
+        axis_labels=axis_labels,
+        total=lambda count: ngettext(
+            "%(count)s signature in the last %(hours)s hours.",
+            "%(count)s signatures in the last %(hours)s hours.",
+            count,
+        ),
+        busiest=_("The busiest hour was %(period)s, with %(count)s."),
+        nothing=_("No signatures were confirmed in the last %(hours)s hours."),
+        span={"hours": HOURS},
+    )
+
+
 def _per_day(per_day: Mapping[dt.date, int], *, today: dt.date) -> Chart:
     days = [today - dt.timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
     language = get_language()
-    rows = [(_date(day, "DATE_FORMAT", language), per_day.get(day, 0)) for day in days]
-    count = sum(n for _label, n in rows)
-    return Chart(
-        title=_("Per day, last %(days)s days") % {"days": DAYS},
-        summary=_series(
-            rows,
-            total=ngettext(
-                "%(count)s signature in the last %(days)s days.",
-                "%(count)s signatures in the last %(days)s days.",
-                count,
-            ),
-            busiest=_("The busiest day was %(period)s, with %(count)s."),
-            nothing=_("No signatures were confirmed in the last %(days)s days."),
-            span={"days": DAYS},
-        ),
+    return _time_chart(
+        [(_date(day, "DATE_FORMAT", language), per_day.get(day, 0)) for day in days],
+        title=_("Per day, last %(days)s days"),
         label_heading=_("Day"),
-        value_heading=_("Signatures"),
-        rows=rows,
-        kind="columns",
         axis_labels=[_date(day, "MONTH_DAY_FORMAT", language) for day in days],
+        total=lambda count: ngettext(
+            "%(count)s signature in the last %(days)s days.",
+            "%(count)s signatures in the last %(days)s days.",
+            count,
+        ),
+        busiest=_("The busiest day was %(period)s, with %(count)s."),
+        nothing=_("No signatures were confirmed in the last %(days)s days."),
+        span={"days": DAYS},
     )
 
 
