@@ -6,14 +6,16 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install migrate content run test lint format serve worker bench bench-export bench-timing bench-dashboard faults messages clean
+.PHONY: help install migrate content run test lint format serve worker bench bench-export bench-timing bench-dashboard faults messages deploy-check release clean
 
 help:
 	@echo "make run     set up .venv, migrate, load the campaign content, serve http://$(HOST):$(PORT)"
 	@echo "make test    run the whole test suite (SQLite, or PostgreSQL when DATABASE_URL says so)"
 	@echo "make serve   production-like: collectstatic, then gunicorn with gunicorn.conf.py"
 	@echo "make worker  send the emails waiting in the outbox (with EMAIL_QUEUE=worker)"
+	@echo "make release on a server: checks, migrations, static files, content, graceful reload"
 	@echo "make lint    ruff check and format check"
+	@echo "make deploy-check  deploy/nginx/ in front of gunicorn, checked over HTTPS on this machine"
 	@echo "make messages  extract and compile the translations of every language (needs GNU gettext)"
 
 $(BIN)/python:
@@ -69,6 +71,22 @@ serve: content
 worker: migrate
 	$(BIN)/python manage.py send_emails
 
+# A release on a running server, without downtime (the README's "Releasing"): with the new code
+# in place, the checks first (a release that fails them changes nothing: they import every
+# module the new workers will), then the migrations (written to run while the old code still
+# serves), static files, the content, and a graceful reload of gunicorn. The settings come
+# from the environment or ENV_FILE (e.g. `make release ENV_FILE=/etc/campaign/campaign.env`);
+# RELOAD is how this machine reloads gunicorn, e.g. `RELOAD='kill -HUP $$(cat /run/gunicorn.pid)'`.
+# No `install` and no .env here: a server's virtual environment and settings are its own.
+RELOAD ?= systemctl reload campaign-web
+release: export ENV_FILE ?= $(CURDIR)/.env
+release:
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py load_campaign_content
+	$(RELOAD)
+
 # The campaign-peak benchmark: the production form on this machine, results in bench/RESULTS.md.
 # Needs PostgreSQL (DATABASE_URL, default the local test database), Redis, wrk and pgbench.
 bench: install
@@ -78,6 +96,7 @@ bench: install
 # The fault suite: breaks PostgreSQL, Redis, SMTP and workers under load; results in
 # bench/FAULTS.md. Needs root and this machine's PostgreSQL and Redis services.
 faults: install
+	@command -v age >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age)
 	$(BIN)/python bench/faults.py
 
 # Memory and time of exporting 1,000,000 signatures (needs DATABASE_URL=postgres://...).
@@ -98,6 +117,12 @@ messages: install .env
 # (bench/TIMING.md; needs DATABASE_URL=postgres://...)
 bench-timing: install
 	$(BIN)/python bench/timing.py
+
+# deploy/nginx/campaign.conf in front of gunicorn on this machine, checked over real HTTPS with a
+# throwaway certificate (deploy/check.py). Runs nginx of its own on free loopback ports, never
+# the machine's service; installs Debian's nginx when it is missing.
+deploy-check: install
+	$(BIN)/python deploy/check.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache *.egg-info

@@ -190,8 +190,8 @@ def main() -> None:
             "partners": partners,
             "partner_slots": len(partners) + 1,
             "days": options.days,
-            "firsts": sealed_pool([f"Firstname{n}" for n in range(100)]),
-            "lasts": sealed_pool([f"Lastname {n}" for n in range(100)]),
+            "firsts": sealed_pool([f"Firstname{n}" for n in range(100)], "first_name"),
+            "lasts": sealed_pool([f"Lastname {n}" for n in range(100)], "last_name"),
         }
         started = time.perf_counter()
         with connection.cursor() as cursor:

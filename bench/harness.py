@@ -320,14 +320,17 @@ def signer_keys() -> dict[str, str]:
     }
 
 
-def sealed_pool(texts: list[str]) -> list[str]:
-    """These texts sealed as the site seals them (campaign.lib.sealed, with the keys of the
-    settings in use: call after django.setup()): for seeding rows in SQL, which cannot seal.
-    Reading a row opens its tokens whether or not other rows share them, so a pool costs an
-    export what as many distinct values would."""
-    from campaign.lib.sealed import seal
+def sealed_pool(texts: list[str], field: str) -> list[str]:
+    """These texts sealed as the site seals them for a sealed field of Signature (bound to its
+    column; campaign.lib.sealed, with the keys of the settings in use: call after
+    django.setup()): for seeding rows in SQL, which cannot seal. Reading a row opens its values
+    whether or not other rows share them, so a pool costs an export what as many distinct
+    values would."""
+    from campaign.lib.sealed import seal, sealed_context
+    from petitions.models import Signature
 
-    return [seal(text) for text in texts]
+    context = sealed_context(Signature, field)
+    return [seal(text, context) for text in texts]
 
 
 # A distinct stand-in for an address's keyed hash (64 hex characters) for seeded rows that no

@@ -46,10 +46,14 @@ from harness import (
 CONCURRENCY = (16, 64)
 
 
-def wrk(url: str, clients: int, seconds: int) -> dict:
+def wrk(url: str, clients: int, seconds: int, headers: tuple[str, ...] = ()) -> dict:
+    """GET `url` from `clients` connections for `seconds`, after a 2 s warm-up, with these
+    request headers ("Name: value")."""
+
     def command(duration: int) -> list[str]:
         return [
             "wrk", "-t2", f"-c{clients}", f"-d{duration}s", "--timeout", "5s",
+            *(f"-H{header}" for header in headers),
             "-s", str(BENCH / "wrk" / "report.lua"), url,
         ]  # fmt: skip
 

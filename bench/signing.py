@@ -17,6 +17,7 @@ import json
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -86,7 +87,8 @@ async def submit(outcomes: Outcomes, session, url: str, data: dict, headers: dic
     response, _body = await timed(
         outcomes, session.post(url, data=data, headers=headers, allow_redirects=False)
     )
-    if response.status == 302 and response.headers["Location"].endswith(landing):
+    # The landing page's path: the thank-you page's address carries the signer's receipt token.
+    if response.status == 302 and urlsplit(response.headers["Location"]).path.endswith(landing):
         outcomes.ok += 1
         outcomes.acknowledged.append(acknowledged)
     else:

@@ -12,10 +12,17 @@ class CampaignConfig(AppConfig):
     default = True
 
     def ready(self) -> None:
+        from django.core.signals import request_finished
+
         from campaign import (  # noqa: F401 - registers the project's deploy checks
             admin_site,  # connects the failed-login counter
             checks,
         )
+        from campaign.lib import logs
+
+        # Django's own lines about a request ("Not Found", errors) are written after the
+        # middleware has returned: the request id is forgotten only once the response is done.
+        request_finished.connect(logs.forget_request_id, dispatch_uid="campaign.request_id")
         from petitions import reports
         from stories.models import Story
 

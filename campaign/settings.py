@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 from email.utils import formataddr, parseaddr
 from pathlib import Path
 
@@ -62,8 +63,9 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 # Signers' names and addresses are sealed in the database, and found by keyed hashes
 # (campaign/lib/sealed.py), with keys that must never be stored with the database or its
-# backups. SIGNER_DATA_KEY: Fernet keys, comma-separated, the first seals and all open (a new
-# one goes first, then `manage.py rotate_signer_key`). SIGNER_LOOKUP_KEY: the hashes' key, kept
+# backups. SIGNER_DATA_KEY: keys in Fernet's form (AES-256-GCM keys are derived from them),
+# comma-separated, the first seals and all open (a new one goes first, then `manage.py
+# rotate_signer_key`). SIGNER_LOOKUP_KEY: the hashes' key, kept
 # for good (changing it would lose every signer's hash).
 _GENERATE_KEY = (
     'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
@@ -71,7 +73,7 @@ _GENERATE_KEY = (
 
 
 def _is_key(key: str) -> bool:
-    """32 bytes in url-safe base64: what Fernet and the keyed hashes take."""
+    """32 bytes in url-safe base64: what the sealing (and Fernet) and the keyed hashes take."""
     try:
         return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
     except (binascii.Error, UnicodeEncodeError, ValueError):
@@ -156,12 +158,22 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: answers load-balancer probes before host validation and the HTTPS redirect.
+    # First: every response, and every log line written while serving it, names its request.
+    "campaign.lib.logs.RequestIdMiddleware",
+    # Answers Prometheus (the addresses METRICS_ALLOWED_ADDRESSES lists) and load-balancer
+    # probes before host validation and the HTTPS redirect: both come by address, over HTTP.
+    "campaign.lib.metrics.MetricsEndpointMiddleware",
     "campaign.lib.middleware.HealthCheckMiddleware",
+    "campaign.lib.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Gzip for browsers that accept it (campaign/lib/compression.py): below WhiteNoise, which
+    # serves static files compressed ahead of time; above the page cache, so that a cached page
+    # filled in for each visitor (its CSRF token) is compressed as sent. Pages the same for
+    # everyone the page cache keeps compressed as well.
+    "campaign.lib.compression.CompressionMiddleware",
     "campaign.lib.pagecache.PublicPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "campaign.lib.middleware.LanguageByURLMiddleware",
@@ -223,6 +235,14 @@ if not DEBUG and any(kind in CACHES["default"]["BACKEND"] for kind in ("locmem",
         "(such as redis://host:6379/0): with a per-process cache the rate limits are no limits "
         "(see the README's configuration)."
     )
+# Signings taken while PostgreSQL does not answer wait here, sealed, until it is back
+# (petitions.spool): a Redis that keeps what it is given (the README's "Running in production").
+# By default the cache's Redis; with any other cache there is no spool, and such a signing gets
+# the 503 page.
+_cache_url = env.str("CACHE_URL", default="")
+SPOOL_URL = env.str(
+    "SPOOL_URL", default=_cache_url if _cache_url.startswith(("redis://", "rediss://")) else ""
+)
 
 # Email: printed to the console in development; SMTP in production, e.g.
 # EMAIL_URL=smtp+tls://user:password@smtp.example.org:587. Required with DEBUG off: the console
@@ -300,7 +320,7 @@ HTTPS = env.bool("HTTPS", default=not DEBUG)
 if env.bool("BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=63072000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
@@ -351,11 +371,20 @@ PERMISSIONS_POLICY = {
 }  # fmt: skip
 CSRF_FAILURE_VIEW = "campaign.views.csrf_failure"
 
+# Logs: one JSON object a line (LOG_FORMAT=json, the default with DEBUG off) or a text line
+# (plain, the default with DEBUG on); either way with the request's id, and with anything
+# shaped like an email address or a query string blanked (campaign/lib/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'plain'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "campaign.lib.logs.JsonFormatter"},
+        "plain": {"()": "campaign.lib.logs.PlainFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO").upper()},
     "loggers": {
         # Django's request logger repeats the client's request line; our own access log in
@@ -364,6 +393,30 @@ LOGGING = {
         "django.security.DisallowedHost": {"handlers": ["console"], "level": "ERROR"},
     },
 }
+
+# Metrics for Prometheus at /metrics (campaign/lib/metrics.py): answered only to these
+# addresses or networks, comma-separated (such as 10.0.0.7,10.1.0.0/24), as the socket sees
+# them, and never through the reverse proxy; with none listed, /metrics is a 404 for everyone.
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(address, strict=False)
+        for address in env.list("METRICS_ALLOWED_ADDRESSES", default=[])
+    ]
+except ValueError as error:
+    raise ImproperlyConfigured(
+        f"METRICS_ALLOWED_ADDRESSES must list IP addresses or networks: {error}."
+    ) from None
+# What the endpoint reports besides request latencies and the services' health.
+METRICS_COLLECTORS = ["petitions.metrics.collect"]
+# The Redis whose health is reported: the shared cache's, when it is Redis.
+METRICS_REDIS_URL = (
+    CACHES["default"]["LOCATION"]
+    if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    and isinstance(CACHES["default"]["LOCATION"], str)
+    else ""
+)
+# The emails set aside are counted by a scan of the signatures, so at most this often.
+METRICS_SET_ASIDE_SECONDS = env.int("METRICS_SET_ASIDE_SECONDS", default=300)
 
 # Confirmation emails: "immediate" sends them within the request (development, tests);
 # "worker" leaves them in the outbox (the signature rows) for `manage.py send_emails`, so that
@@ -389,6 +442,16 @@ OTP_TOTP_ISSUER = "BringHumanRightsHome"
 # Petitions
 # Confirmation links expire; withdrawal links do not.
 SIGNATURE_CONFIRM_MAX_AGE = env.int("SIGNATURE_CONFIRM_MAX_AGE", default=7 * 24 * 3600)
+# Retention, as the scheduled jobs apply it (`manage.py run_scheduled`, deploy/systemd/):
+# unconfirmed signatures are deleted after this many days (the README's Personal data), and
+# the signers' data of a closed petition erased this many days after it closed (time to hand
+# it in), the counts kept.
+PURGE_UNCONFIRMED_DAYS = env.int("PURGE_UNCONFIRMED_DAYS", default=7)
+ANONYMISE_CLOSED_AFTER_DAYS = env.int("ANONYMISE_CLOSED_AFTER_DAYS", default=90)
+if min(PURGE_UNCONFIRMED_DAYS, ANONYMISE_CLOSED_AFTER_DAYS) < 1:
+    raise ImproperlyConfigured(
+        "PURGE_UNCONFIRMED_DAYS and ANONYMISE_CLOSED_AFTER_DAYS must be at least 1."
+    )
 # Seconds a form must have been on screen before it is sent; faster ones are shown again.
 SIGNATURE_MIN_FORM_SECONDS = env.float("SIGNATURE_MIN_FORM_SECONDS", default=2.0)
 # Seconds a shown form stays good for sending; older ones are shown again to send once more.

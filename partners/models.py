@@ -171,7 +171,7 @@ class Partner(TranslatedContent):
 
 # Every partner by slug, kept a minute per process: signing and the petition page ask the
 # database nothing for a ?via= link (there are a handful of partners; a new one counts within
-# the minute, at once in the process that saved it).
+# the minute, at once in the process that saved it; while the database is away, those last read).
 _by_slug = TimedCache(seconds=60)
 
 
@@ -179,10 +179,7 @@ def partner_for(slug: str) -> "Partner | None":
     """The partner a link names (?via=slug), or None."""
     if not slug:
         return None
-    partners = _by_slug.get("all")
-    if partners is None:
-        partners = {partner.slug: partner for partner in Partner.objects.all()}
-        _by_slug.set("all", partners)
+    partners = _by_slug.read("all", lambda: {p.slug: p for p in Partner.objects.all()})
     return partners.get(slug)
 
 

@@ -37,8 +37,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
+from petitions import own_data, spool
 from petitions.models import HighRiskCountry, Signature, address_after_email
-from petitions.tokens import confirm_token, format_receipt, withdraw_token
+from petitions.tokens import confirm_token, data_token, format_receipt, withdraw_token
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +61,20 @@ def _absolute(viewname: str, slug: str, token: str) -> str:
 
 def _discreet_link(viewname: str, token: str) -> str:
     """A link that names no petition (its address would: /petitions/<slug>/confirm/); it leads
-    to the petition's own link page (petitions.views.discreet_confirm, discreet_withdraw)."""
+    to the petition's own link page (petitions.views.discreet_confirm, discreet_withdraw,
+    discreet_own_data)."""
     return f"{settings.SITE_URL}{reverse(viewname)}?t={token}"
 
 
 def is_discreet(signature: Signature) -> bool:
     """Whether this signer's emails are the discreet ones: for everyone with DISCREET_EMAILS,
     and always for a signer from a high-risk country, whose mail may be read by others."""
-    return settings.DISCREET_EMAILS or signature.country in HighRiskCountry.objects.codes()
+    return _discreet_for({signature.country})
+
+
+def _discreet_for(countries: set[str]) -> bool:
+    """Whether an email about signatures from these countries is a discreet one."""
+    return settings.DISCREET_EMAILS or not HighRiskCountry.objects.codes().isdisjoint(countries)
 
 
 def _discreet_email(signature: Signature, kind: str) -> tuple[str, str]:
@@ -80,6 +87,7 @@ def _discreet_email(signature: Signature, kind: str) -> tuple[str, str]:
         "domain": urlsplit(settings.SITE_URL).hostname or settings.SITE_URL,
         "confirm_url": _discreet_link("petitions:discreet_confirm", confirm),
         "withdraw_url": _discreet_link("petitions:discreet_withdraw", withdraw),
+        "data_url": _discreet_link("petitions:discreet_own_data", data_token(signature.public_id)),
         "privacy_url": f"{settings.SITE_URL}{reverse('pages:privacy')}",
         "confirm_days": settings.SIGNATURE_CONFIRM_MAX_AGE // 86400,
         "receipt": _receipt(signature),
@@ -119,6 +127,7 @@ def _campaign_email(signature: Signature, kind: str) -> tuple[str, str]:
         "withdraw_url": _absolute(
             "petitions:withdraw", petition.slug, withdraw_token(signature.public_id)
         ),
+        "data_url": _absolute("petitions:own_data", petition.slug, data_token(signature.public_id)),
         "confirm_days": settings.SIGNATURE_CONFIRM_MAX_AGE // 86400,
         "SITE_URL": settings.SITE_URL,
         "receipt": _receipt(signature),
@@ -128,19 +137,60 @@ def _campaign_email(signature: Signature, kind: str) -> tuple[str, str]:
     return subject, body
 
 
-def build_signature_email(signature: Signature, connection=None) -> EmailMessage:
-    """The email for this signer's current state: confirm, or already counted; the discreet
-    one (see is_discreet) or the campaign's.
+def _data_copy_email(signature: Signature) -> tuple[str, str, bool]:
+    """Subject, body and discreetness of the copy of a signer's data they asked for: every
+    signature of theirs (petitions.own_data). Discreet if the email of any of them would be, as
+    the copy names them all. A pending signature's copy also carries its confirmation link
+    while it can be confirmed, since the copy may have taken the place of the confirmation
+    email in the outbox."""
+    held = own_data.held_about(signature)
+    discreet = _discreet_for({signature.country, *(item.country for item in held)})
+    petition = signature.petition
+    confirm_url = ""
+    if signature.status == Signature.Status.PENDING and petition.is_open:
+        token = confirm_token(signature.public_id)
+        confirm_url = (
+            _discreet_link("petitions:discreet_confirm", token)
+            if discreet
+            else _absolute("petitions:confirm", petition.slug, token)
+        )
+    data = data_token(signature.public_id)
+    context = {
+        "discreet": discreet,
+        "held": held,
+        "petition": petition,
+        "confirm_url": confirm_url,
+        "confirm_days": settings.SIGNATURE_CONFIRM_MAX_AGE // 86400,
+        "data_url": _discreet_link("petitions:discreet_own_data", data)
+        if discreet
+        else _absolute("petitions:own_data", petition.slug, data),
+        "domain": urlsplit(settings.SITE_URL).hostname or settings.SITE_URL,
+        "privacy_url": f"{settings.SITE_URL}{reverse('pages:privacy')}",
+    }
+    prefix = "discreet_" if discreet else ""
+    subject = render_to_string(f"petitions/email/{prefix}data_copy_subject.txt", context)
+    body = render_to_string(f"petitions/email/{prefix}data_copy_body.txt", context)
+    return subject, body, discreet
 
-    Nothing the signer typed goes into it (the templates are not even given the signature):
-    a "first name" can be a sentence with a link, which would read as the campaign's own."""
-    kind = "confirm" if signature.status == Signature.Status.PENDING else "counted"
-    discreet = is_discreet(signature)
+
+def build_signature_email(signature: Signature, connection=None) -> EmailMessage:
+    """The email due for this signer: for the signature's current state, confirm or already
+    counted, the discreet one (see is_discreet) or the campaign's; or the copy of their data
+    they asked for.
+
+    Nothing the signer typed goes into the first two (the templates are not even given the
+    signature): a "first name" can be a sentence with a link, which would read as the
+    campaign's own. The copy shows it, quoted, as the signer's own data (petitions.own_data)."""
     with translation.override(signature.language):
-        if discreet:
-            subject, body = _discreet_email(signature, kind)
+        if signature.email_kind == Signature.EmailKind.DATA_COPY:
+            subject, body, discreet = _data_copy_email(signature)
         else:
-            subject, body = _campaign_email(signature, kind)
+            kind = "confirm" if signature.status == Signature.Status.PENDING else "counted"
+            discreet = is_discreet(signature)
+            if discreet:
+                subject, body = _discreet_email(signature, kind)
+            else:
+                subject, body = _campaign_email(signature, kind)
     return EmailMessage(
         subject=" ".join(subject.split()),
         body=body,
@@ -187,7 +237,9 @@ def send_one(signature_id: int | None = None, connection=None) -> str | None:
             or signature.status == Signature.Status.FRAUDULENT
             or not signature.email
         ):
-            Signature.objects.filter(pk=signature.pk).update(email_due=False)
+            Signature.objects.filter(pk=signature.pk).update(
+                email_due=False, email_kind=Signature.EmailKind.SIGNATURE
+            )
             return "dropped"
         try:
             build_signature_email(signature, connection).send()
@@ -209,6 +261,7 @@ def send_one(signature_id: int | None = None, connection=None) -> str | None:
             email_set_aside_at=None,
             email_problem="",
             email=address_after_email(),
+            email_kind=Signature.EmailKind.SIGNATURE,
         )
         return "sent"
 
@@ -263,6 +316,7 @@ def _set_aside(signature_id: int, exc: Exception, attempts: int | None = None) -
         email_set_aside_at=timezone.now(),
         email_problem=reason,
         email=address_after_email(),
+        email_kind=Signature.EmailKind.SIGNATURE,
     )
     return "set aside" if attempts is None else "given up"
 
@@ -301,13 +355,17 @@ def run_worker(*, interval: float = 1.0, once: bool = False, stop=lambda: False)
     If the database goes away the worker waits and carries on where it was when it returns,
     saying so once a minute rather than on every try. Nothing else stops it: send_one sets a
     message aside whatever goes wrong with it, and anything it could not pin on one message is
-    logged (its type only) and waited out like a database error.
+    logged (its type only) and waited out like a database error. Before each email it writes
+    the signings spooled while the database was away, if any (petitions.spool.drain), whose
+    emails are then due like any other.
     """
     sent = 0
     last_warning = 0.0
     connection = get_connection()  # one SMTP session for many emails, reopened when it fails
     while not stop():
         try:
+            # Signings taken while the database was away go in first (petitions.spool).
+            spool.drain()
             outcome = send_one(connection=connection)
         except DatabaseError as exc:
             if time.monotonic() - last_warning > 60:

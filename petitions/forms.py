@@ -354,6 +354,26 @@ class SignatureForm(forms.Form):
             "utm_campaign": data.get("utm_campaign", ""),
         }
 
+    # What the spool keeps of a signing taken while the database is away (petitions.spool):
+    # the cleaned values signature_fields is made from, not the ids it reads from the database
+    # (the partner's, the consents' wordings'), which are looked up once the database is back.
+    SPOOLED_FIELDS = (
+        "without_name", "first_name", "last_name", "email", "country", "wants_updates",
+        "partner_updates", "hide_name", "source", "via", "utm_source", "utm_medium",
+        "utm_campaign",
+    )  # fmt: skip
+
+    def spooled_data(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in self.SPOOLED_FIELDS}
+
+    @classmethod
+    def signature_fields_of(cls, spooled: dict) -> dict:
+        """signature_fields for a spooled signing (spooled_data), the consents' wordings in
+        the active language: the drain activates the signer's, in which the form was shown."""
+        form = cls()
+        form.cleaned_data = dict(spooled)
+        return form.signature_fields()
+
 
 def partner_consent_label(partner_name: str) -> str:
     return _("%(partner)s may email me about its work") % {"partner": partner_name}
@@ -371,3 +391,8 @@ class NewLinkForm(forms.Form):
 
     def clean_email(self) -> str:
         return normalise_address(self.cleaned_data["email"])
+
+
+class OwnDataAddressForm(NewLinkForm):
+    """The address a signature forgot once confirmed, typed again to receive the copy of the
+    signer's data: it goes there only if it is that signature's (services.request_data_copy)."""

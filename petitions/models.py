@@ -22,6 +22,7 @@ from django_countries import countries
 from django_countries.fields import CountryField
 
 from campaign.lib.fields import content_language_field
+from campaign.lib.outage import DATABASE_UNAVAILABLE
 from campaign.lib.pagecache import TimedCache
 from campaign.lib.sealed import SealedTextField, lookup_hash
 from campaign.lib.translated import TranslatedContent
@@ -30,6 +31,10 @@ from petitions.regions import REGION_OF, is_region, region_name
 from petitions.tokens import new_receipt, receipt_hash
 
 logger = logging.getLogger(__name__)
+
+
+# Each petition's figures as this process last read them, shown while the database is away.
+_stats_while_down = TimedCache(seconds=24 * 3600)
 
 
 def _stats_cache_key(petition_id: int) -> str:
@@ -44,6 +49,13 @@ def forget_stats(petition_id: int) -> None:
 class PetitionQuerySet(models.QuerySet):
     def published(self):
         return self.filter(is_published=True)
+
+    def open(self):
+        """Petitions that take signatures now: Petition.is_open in SQL, for a statement that
+        must decide it in the database (a confirmation, exact at the closing moment however
+        old the worker's copy of the petition)."""
+        now = timezone.now()
+        return self.published().filter(opens_at__lte=now, closes_at__gt=now)
 
     def featured(self) -> "Petition | None":
         """The petition the home and story pages invite people to sign: the newest open one."""
@@ -201,8 +213,18 @@ class Petition(TranslatedContent):
         except Exception:  # the cache being down must not take the page with it
             cached = None
         if cached is not None:
+            _stats_while_down.set(self.pk, cached)
             return cached
-        stats = SignatureTally.objects.stats_for(self)
+        try:
+            stats = SignatureTally.objects.stats_for(self)
+        except DATABASE_UNAVAILABLE:
+            # The figures this process last read, so that the page still shows while the
+            # database is away (signings meanwhile wait in petitions.spool).
+            stats = _stats_while_down.get(self.pk)
+            if stats is None:
+                raise
+            return stats
+        _stats_while_down.set(self.pk, stats)
         with contextlib.suppress(Exception):
             cache.set(key, stats, settings.PETITION_STATS_CACHE_SECONDS)
         return stats
@@ -307,6 +329,17 @@ class SignatureQuerySet(models.QuerySet):
         Unicode or in its xn-- form): the one way to find signatures by address, by its keyed
         hash. Erased signatures have none, so they are never found."""
         return self.filter(email_hash__in=sorted(address_hash(f) for f in _stored_forms(address)))
+
+    def of_signer(self, signature: "Signature"):
+        """The signatures of the person behind this one, on every petition: those with its
+        address's keyed hash and, where it still holds its address, with that address however
+        else it was written (see with_email). None for an erased signature, which names nobody."""
+        if signature.email_hash is None:
+            return self.none()
+        same = Q(email_hash=signature.email_hash)
+        if signature.email:
+            same |= Q(email_hash__in=[address_hash(f) for f in _stored_forms(signature.email)])
+        return self.filter(same)
 
     def pending(self):
         return self.filter(status=Signature.Status.PENDING)
@@ -414,6 +447,15 @@ class SignatureStatus(models.TextChoices):
     FRAUDULENT = "fraudulent", _("fraudulent")
 
 
+class SignatureEmailKind(models.TextChoices):
+    """Which email the outbox holds for a signature (petitions.emails)."""
+
+    # Confirm, or already counted: which of the two, the signature's status says.
+    SIGNATURE = "signature", _("confirmation or already counted")
+    # A copy of what the site holds about the signer, which they asked for (petitions.own_data).
+    DATA_COPY = "data_copy", _("copy of the signer's data")
+
+
 class SignatureSource(models.TextChoices):
     HOME = "home", _("home page")
     STORIES = "stories", _("stories page")
@@ -426,6 +468,7 @@ class SignatureSource(models.TextChoices):
 class Signature(models.Model):
     Status = SignatureStatus
     Source = SignatureSource
+    EmailKind = SignatureEmailKind
 
     petition = models.ForeignKey(
         Petition, on_delete=models.PROTECT, related_name="signatures", verbose_name=_("petition")
@@ -510,6 +553,16 @@ class Signature(models.Model):
         _("email set aside"), null=True, blank=True, editable=False
     )
     email_problem = models.CharField(_("email problem"), max_length=200, blank=True, editable=False)
+    # Which email is due: a copy of their data is asked for by the signer and sent through the
+    # same outbox (retries, set aside), then the kind goes back to SIGNATURE. A request for the
+    # signature email meanwhile leaves it: the copy carries the confirmation link if need be.
+    email_kind = models.CharField(
+        _("email due"),
+        max_length=10,
+        choices=SignatureEmailKind.choices,
+        default=SignatureEmailKind.SIGNATURE,
+        editable=False,
+    )
 
     objects = SignatureQuerySet.as_manager()
 
@@ -553,6 +606,10 @@ class Signature(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(source__in=SignatureSource.values), name="signature_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(email_kind__in=SignatureEmailKind.values),
+                name="signature_email_kind_valid",
             ),
         ]
         indexes = [
@@ -714,23 +771,60 @@ class ShardedCount:
     def _add_to_a_shard(cls, *, key: dict, delta: int) -> None:
         """Add a positive delta to one shard of this key (see PICK_FREE_SHARD)."""
         shard = random.randrange(cls.SHARDS)
+        if cls.PICK_FREE_SHARD:
+            added = cls._add_to_a_free_shard(key=key, delta=delta)
+        else:
+            added = cls.objects.filter(**key, shard=shard).update(count=F("count") + delta)
+        if not added:
+            cls._add_after_first_try(key=key, shard=shard, delta=delta)
+
+    @classmethod
+    def _add_after_first_try(cls, *, key: dict, shard: int, delta: int) -> None:
+        """What _add_to_a_shard does when its first UPDATE changed no row."""
         matching = cls.objects.filter(**key, shard=shard)
         if cls.PICK_FREE_SHARD:
-            # A free shard; else a new one (most keys of a fine rollup are new: one statement
+            # No free shard: a new one (most keys of a fine rollup are new: one statement
             # more, not three); else the shard another transaction holds, once it is free.
-            if cls._add_to_a_free_shard(key=key, delta=delta):
-                return
             if cls._insert_shard(key=key, shard=shard, count=delta):
                 return
             matching.update(count=F("count") + delta)
-            return
-        if matching.update(count=F("count") + delta):
             return
         # The shard's first use: create it empty, unless another transaction just did (ON
         # CONFLICT DO NOTHING waits for that one and fails no statement, so nothing lands in
         # the database's error log), then add to it like any other.
         cls.objects.bulk_create([cls(**key, shard=shard, count=0)], ignore_conflicts=True)
         matching.update(count=F("count") + delta)
+
+    @classmethod
+    def _first_try_sql(cls, *, key: dict, shard: int, delta: int, connection) -> tuple[str, list]:
+        """_add_to_a_shard's first UPDATE as SQL, for add_to_counts: written from the model's
+        columns rather than compiled by the ORM, which took most of a confirmation's CPU."""
+        meta, quote = cls._meta, connection.ops.quote_name
+        table = quote(meta.db_table)
+        pk, count = quote(meta.pk.column), quote(meta.get_field("count").column)
+        where, params = [], []
+        for name, value in key.items():
+            field = meta.get_field(name)
+            if value is None:
+                where.append(f"{quote(field.column)} IS NULL")
+            else:
+                where.append(f"{quote(field.column)} = %s")
+                params.append(field.get_db_prep_value(value, connection))
+        shard_column = quote(meta.get_field("shard").column)
+        matching = " AND ".join(where)
+        if cls.PICK_FREE_SHARD:
+            free = (
+                f"SELECT {pk} FROM {table} WHERE {matching} "
+                f"ORDER BY {shard_column} LIMIT 1 FOR UPDATE SKIP LOCKED"
+            )
+            return f"UPDATE {table} SET {count} = {count} + %s WHERE {pk} = ({free})", [
+                delta,
+                *params,
+            ]
+        return (
+            f"UPDATE {table} SET {count} = {count} + %s WHERE {matching} AND {shard_column} = %s",
+            [delta, *params, shard],
+        )
 
     @classmethod
     def _take_from_a_shard(cls, rows: models.QuerySet, *, amount: int, one_key: bool) -> bool:
@@ -1050,6 +1144,41 @@ class SignatureTotals(Rollup, models.Model):
 ROLLUPS: tuple[type[Rollup], ...] = (SignatureRollup, SignatureTimeline, SignatureTotals)
 
 
+def add_to_counts(counts: list[tuple[type[ShardedCount], dict]], *, delta: int) -> None:
+    """Add a positive delta to each of these counts under its key, as _add_to_a_shard does, in
+    this order. On PostgreSQL the first tries go in one statement (data-modifying WITH
+    queries), so a confirmation's four counts usually cost one round trip, not four.
+
+    The order is kept as if they ran one by one: each WITH query runs only once the one before
+    has changed a row (it reads it). From the first whose first try changed none (its key's
+    first row, or every row held by others), the rest run one by one. So a transaction waits for
+    a row lock only while it holds none of a later count's, as before: no deadlock between
+    confirmations, and recount_signatures finds none between the tally and the rollups."""
+    connection = connections[router.db_for_write(counts[0][0])]
+    if connection.vendor != "postgresql":
+        for model, key in counts:
+            model._add_to_a_shard(key=key, delta=delta)
+        return
+    shards = [random.randrange(model.SHARDS) for model, _key in counts]
+    queries, params = [], []
+    for n, ((model, key), shard) in enumerate(zip(counts, shards, strict=True)):
+        sql, values = model._first_try_sql(key=key, shard=shard, delta=delta, connection=connection)
+        after = f" AND (SELECT count(*) FROM c{n - 1}) > 0" if n else ""
+        queries.append(f"c{n} AS ({sql}{after} RETURNING 1)")
+        params += values
+    added = ", ".join(f"(SELECT count(*) FROM c{n})" for n in range(len(counts)))
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(queries)} SELECT {added}", params)
+        first_tries = cursor.fetchone()
+    if all(first_tries):
+        return
+    failed = first_tries.index(0)
+    model, key = counts[failed]
+    model._add_after_first_try(key=key, shard=shards[failed], delta=delta)
+    for model, key in counts[failed + 1 :]:
+        model._add_to_a_shard(key=key, delta=delta)
+
+
 # High-risk countries ----------------------------------------------------------------------------
 #
 # Countries where signing can put a person in danger. Which ones is the campaign's decision,
@@ -1059,7 +1188,8 @@ ROLLUPS: tuple[type[Rollup], ...] = (SignatureRollup, SignatureTimeline, Signatu
 # names the country (public_figures).
 
 # The codes per process for a minute: the petition page, signing and every email read them. A
-# change counts at once in the process that made it, within the minute in the others.
+# change counts at once in the process that made it, within the minute in the others. While the
+# database is away, the codes last read (TimedCache.read).
 _high_risk_codes = TimedCache(seconds=60)
 
 
@@ -1070,11 +1200,9 @@ def forget_high_risk_codes() -> None:
 class HighRiskCountryManager(models.Manager):
     def codes(self) -> frozenset[str]:
         """The codes of the high-risk countries."""
-        codes = _high_risk_codes.get("codes")
-        if codes is None:
-            codes = frozenset(self.values_list("country", flat=True))
-            _high_risk_codes.set("codes", codes)
-        return codes
+        return _high_risk_codes.read(
+            "codes", lambda: frozenset(self.values_list("country", flat=True))
+        )
 
     def mark(self, *, country: str, username: str) -> tuple["HighRiskCountry", bool]:
         """Mark a country as high-risk: the row, and whether this made it (False if the country

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.db.models.sql import Query, UpdateQuery
 from django.utils import timezone
 
-from petitions import emails, exports
+from petitions import emails, exports, spool
 from petitions.addresses import normalise_address
 from petitions.models import (
     ROLLUPS,
@@ -24,7 +25,9 @@ from petitions.models import (
     Signature,
     SignatureQuerySet,
     SignatureTally,
+    add_to_counts,
     address_once_confirmed,
+    forget_stats,
 )
 from petitions.tokens import SignatureRef, format_receipt
 
@@ -33,17 +36,25 @@ def _count(signature: Signature, *, delta: int) -> None:
     """Add a confirmed signature to the counts (delta=1) or take it out (delta=-1): the tally
     the public count reads and the rollups the dashboards read. Call inside the transaction that
     changes the signature, with the signature as it was counted (its confirmation time set)."""
-    SignatureTally.add(petition_id=signature.petition_id, country=signature.country, delta=delta)
-    for rollup in ROLLUPS:
-        rollup.count_signature(signature, delta=delta)
-    _count_changed(signature.petition)
+    if delta > 0:
+        tally = {"petition_id": signature.petition_id, "country": signature.country}
+        rollups = [(rollup, rollup.key_of(signature)) for rollup in ROLLUPS]
+        add_to_counts([(SignatureTally, tally), *rollups], delta=delta)
+    else:
+        SignatureTally.add(
+            petition_id=signature.petition_id, country=signature.country, delta=delta
+        )
+        for rollup in ROLLUPS:
+            rollup.count_signature(signature, delta=delta)
+    _count_changed(signature.petition_id)
 
 
-def _count_changed(petition: Petition) -> None:
+def _count_changed(petition_id: int) -> None:
     """Drop the cached count: now, for the rest of this transaction, and again on commit, so
     that no reader caches the old figure in between."""
-    petition.forget_stats()
-    transaction.on_commit(petition.forget_stats)
+    forget = functools.partial(forget_stats, petition_id)
+    forget()
+    transaction.on_commit(forget)
 
 
 class PetitionClosed(Exception):
@@ -113,9 +124,12 @@ def _may_email_again_now(now: dt.datetime) -> tuple[str, list]:
     return sql, [cutoff if param == placeholder else param for param in params]
 
 
-def _update_returning_ids(signatures: SignatureQuerySet, **values) -> list[int]:
-    """signatures.update(**values) that returns the ids of the rows it changed, where Django's
-    returns only how many. PostgreSQL and SQLite (3.35 or later) both run UPDATE ... RETURNING."""
+def _update_returning(
+    signatures: SignatureQuerySet, returning: tuple[str, ...], **values
+) -> list[tuple]:
+    """signatures.update(**values) that returns these columns (SQL) of the rows it changed,
+    where Django's returns only how many. PostgreSQL and SQLite (3.35 or later) both run
+    UPDATE ... RETURNING."""
     # Not in Django's documented API: compiling an UpdateQuery, as QuerySet.update does.
     connection = connections[router.db_for_write(signatures.model)]
     query = signatures.query.chain(UpdateQuery)
@@ -124,22 +138,36 @@ def _update_returning_ids(signatures: SignatureQuerySet, **values) -> list[int]:
         statement, params = query.get_compiler(connection=connection).as_sql()
     except EmptyResultSet:  # a filter no row can match (an id out of range), as update() does
         return []
-    pk = connection.ops.quote_name(signatures.model._meta.pk.column)
     with connection.cursor() as cursor:
-        cursor.execute(f"{statement} RETURNING {pk}", params)
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"{statement} RETURNING {', '.join(returning)}", params)
+        return cursor.fetchall()
+
+
+def _update_returning_ids(signatures: SignatureQuerySet, **values) -> list[int]:
+    """signatures.update(**values) that returns the ids of the rows it changed."""
+    connection = connections[router.db_for_write(signatures.model)]
+    pk = connection.ops.quote_name(signatures.model._meta.pk.column)
+    return [row[0] for row in _update_returning(signatures, (pk,), **values)]
 
 
 def _request_email(
-    signatures: SignatureQuerySet, *, force: bool = False, address: str | None = None
+    signatures: SignatureQuerySet,
+    *,
+    force: bool = False,
+    address: str | None = None,
+    kind: str | None = None,
 ) -> int:
     """Put these signers' emails in the outbox, as _may_email_again allows; return how many.
     One conditional UPDATE decides, so two requests at once make one email, and it commits with
     the caller's transaction, if there is one (see petitions.emails). `address`: the address
     the signatures were found by, stored (sealed) with the request, for a signature that has
-    forgotten its own since it was confirmed (the worker forgets it again after sending)."""
+    forgotten its own since it was confirmed (the worker forgets it again after sending).
+    `kind`: the email asked for (Signature.EmailKind); by default the signature's own, or
+    the copy of the signer's data if one is due, which carries what the other would."""
     now = timezone.now()
     stored = {} if address is None else {"email": address}
+    if kind is not None:
+        stored["email_kind"] = kind
     requested = _update_returning_ids(
         signatures.filter(_may_email_again(cutoff=None if force else _email_cutoff(now))),
         email_due=True,
@@ -184,6 +212,7 @@ def sign_petition(
     utm_medium: str = "",
     utm_campaign: str = "",
     language: str = "en",
+    signed_at: dt.datetime | None = None,
 ) -> int:
     """Record a signature, or find the one this email already gave; either way, email the
     signer (at most once per SIGNATURE_EMAIL_INTERVAL), and return the signature's id. The
@@ -200,10 +229,15 @@ def sign_petition(
     `without_name`: no name is stored at all, whatever was typed, and the signature is listed
     without one wherever names are listed (hide_name), as for signers who asked to be left out
     of the hand-in.
+
+    `signed_at`: when a signing taken while the database was away was made (petitions.spool
+    drains it), by default now. The email is asked for as of then, so that the same spooled
+    signing written twice (a drain killed between the insert and the entry's removal) asks
+    for no second email: the row already holds that request, not older than the interval.
     """
     if not petition.is_open:
         raise PetitionClosed
-    now = timezone.now()
+    now = signed_at or timezone.now()
     email = email.strip().lower()
     if without_name:
         first_name = last_name = ""
@@ -259,14 +293,26 @@ def _signature_of_link(
     return signatures.filter(_named(signature_id)).first()
 
 
-def _confirmation_state(signature: Signature | None) -> ConfirmationState:
-    if signature is None or signature.erased_at:
+def _link_state(signature_id: SignatureRef, petition: Petition | None) -> dict | None:
+    """What a confirmation link's state depends on (see _confirmation_state), with the slug of
+    the partner whose link brought the signer, in one query that builds no model instance."""
+    petition_open = Exists(Petition.objects.open().filter(pk=OuterRef("petition_id")))
+    return (
+        _signatures_of(petition)
+        .filter(_named(signature_id))
+        .values("status", "erased_at", petition_open=petition_open, via=F("partner__slug"))
+        .first()
+    )
+
+
+def _confirmation_state(link: dict | None) -> ConfirmationState:
+    if link is None or link["erased_at"]:
         return ConfirmationState.NOT_FOUND
-    if signature.status == Signature.Status.CONFIRMED:
+    if link["status"] == Signature.Status.CONFIRMED:
         return ConfirmationState.ALREADY_CONFIRMED
-    if signature.status != Signature.Status.PENDING:
+    if link["status"] != Signature.Status.PENDING:
         return ConfirmationState.NOT_FOUND
-    if not signature.petition.is_open:
+    if not link["petition_open"]:
         return ConfirmationState.CLOSED
     return ConfirmationState.PENDING
 
@@ -275,44 +321,83 @@ def confirmation_state(
     *, signature_id: SignatureRef, petition: Petition | None = None
 ) -> ConfirmationState:
     """What confirming this signature would do, changing nothing (a link opened, not used)."""
-    return _confirmation_state(_signature_of_link(signature_id, petition))
+    return _confirmation_state(_link_state(signature_id, petition))
 
 
 def confirm_signature(*, signature_id: SignatureRef, petition: Petition | None = None) -> Outcome:
     """Count a pending signature (of this petition, when given: a link names both)."""
-    return _confirm(_signature_of_link(signature_id, petition))
+    return _confirm(signature_id, petition)[0]
 
 
 def confirm_link(*, signature_id: SignatureRef, petition: Petition) -> tuple[Outcome, str]:
     """confirm_signature for a confirmation link, with the slug of the partner whose link
     brought the signer ("" for none), read with the signature, so that the thank-you page's
     share links credit that partner too."""
-    signature = _signature_of_link(signature_id, petition, "partner")
-    via = signature.partner.slug if signature is not None and signature.partner else ""
-    return _confirm(signature), via
+    return _confirm(signature_id, petition)
 
 
-def _confirm(signature: Signature | None) -> Outcome:
-    state = _confirmation_state(signature)
-    if state is ConfirmationState.CLOSED:
-        raise PetitionClosed
-    if state is ConfirmationState.NOT_FOUND:
-        return Outcome.NOT_FOUND
-    if state is ConfirmationState.ALREADY_CONFIRMED:
-        return Outcome.ALREADY_CONFIRMED
-    with transaction.atomic():
-        # Conditional update: of two confirmations racing, exactly one changes the row. It
-        # forgets the address in the same statement, unless the signer asked for updates.
-        signature.confirmed_at = timezone.now()
-        changed = Signature.objects.filter(pk=signature.pk, status=Signature.Status.PENDING).update(
-            status=Signature.Status.CONFIRMED,
-            confirmed_at=signature.confirmed_at,
-            email=address_once_confirmed(),
-        )
-        if not changed:
-            return Outcome.ALREADY_CONFIRMED
-        _count(signature, delta=1)
-    return Outcome.CONFIRMED
+# What confirming returns of the row it confirms: what the counts file it under (see _count).
+_COUNTED = ("id", "petition", "country", "partner", "source", "source_story")
+
+
+@functools.cache
+def _confirmed_returning(alias: str) -> tuple[str, ...]:
+    """The RETURNING list of a confirmation: the _COUNTED columns, then the partner's slug (a
+    subquery: an UPDATE cannot join)."""
+    quote = connections[alias].ops.quote_name
+    meta = Signature._meta
+    table = quote(meta.db_table)
+    partner = meta.get_field("partner")
+    partners = partner.related_model._meta
+    slug = "(SELECT {slug} FROM {partners} WHERE {partners}.{pk} = {table}.{partner})".format(
+        slug=quote(partners.get_field("slug").column),
+        partners=quote(partners.db_table),
+        pk=quote(partners.pk.column),
+        table=table,
+        partner=quote(partner.column),
+    )
+    return (*(f"{table}.{quote(meta.get_field(name).column)}" for name in _COUNTED), slug)
+
+
+def _confirm(signature_id: SignatureRef, petition: Petition | None) -> tuple[Outcome, str]:
+    """Confirm and count in as few statements as a peak allows. One conditional UPDATE ...
+    RETURNING both decides (pending, not erased, its petition open now: the same rules as
+    _confirmation_state, read in the database) and returns what the counts file the signature
+    under; it forgets the address in the same statement, unless the signer asked for updates.
+    Of two confirmations racing, exactly one changes the row: the other waits for its lock,
+    then finds it no longer pending. Only a confirmation that changes nothing reads why."""
+    alias = router.db_for_write(Signature)
+    while True:
+        with transaction.atomic(using=alias):
+            now = timezone.now()
+            pending = _signatures_of(petition).filter(
+                _named(signature_id),
+                status=Signature.Status.PENDING,
+                erased_at__isnull=True,
+                petition__in=Petition.objects.open(),
+            )
+            rows = _update_returning(
+                pending,
+                _confirmed_returning(alias),
+                status=Signature.Status.CONFIRMED,
+                confirmed_at=now,
+                email=address_once_confirmed(),
+            )
+            if rows:
+                *counted, via = rows[0]
+                fields = (Signature._meta.get_field(name).attname for name in _COUNTED)
+                counts = dict(zip(fields, counted, strict=True))
+                _count(Signature(**counts, confirmed_at=now), delta=1)
+                return Outcome.CONFIRMED, via or ""
+        link = _link_state(signature_id, petition)
+        state = _confirmation_state(link)
+        if state is ConfirmationState.CLOSED:
+            raise PetitionClosed
+        if state is ConfirmationState.NOT_FOUND:
+            return Outcome.NOT_FOUND, ""
+        if state is ConfirmationState.ALREADY_CONFIRMED:
+            return Outcome.ALREADY_CONFIRMED, link["via"] or ""
+        # Pending and open after all: the petition opened between the two statements. Again.
 
 
 def _erased() -> dict:
@@ -337,8 +422,10 @@ def _erased() -> dict:
         "utm_medium": "",
         "utm_campaign": "",
         "erased_at": timezone.now(),
-        # The outbox: nothing more is sent, and no trace of what failed is kept.
+        # The outbox: nothing more is sent (a copy of the data asked for neither), and no trace
+        # of what failed is kept.
         "email_due": False,
+        "email_kind": Signature.EmailKind.SIGNATURE,
         "email_problem": "",
         "email_set_aside_at": None,
     }
@@ -464,10 +551,37 @@ def recount_signatures(petition: Petition) -> Recount:
             for row in counts
         )
         after = sum(row["total"] for row in counts)
-        _count_changed(petition)
+        _count_changed(petition.pk)
     return Recount(
         petition=petition, before=before, after=after, rollups_before=tuple(rollups_before)
     )
+
+
+def count_is_exact(petition: Petition) -> bool:
+    """Whether the tally equals the confirmed signatures, read without a lock: one statement,
+    so one snapshot of both (each confirmation changes them in one transaction). For the nightly
+    check, which must not hold up confirmations as recount_signatures does (for about half a
+    minute with a million signatures): a mismatch is logged, and staff recount."""
+    tally = (
+        SignatureTally.objects.filter(petition=OuterRef("pk"))
+        .values("petition")
+        .annotate(total=Sum("count"))
+        .values("total")
+    )
+    confirmed = (
+        Signature.objects.confirmed()
+        .filter(petition=OuterRef("pk"))
+        .values("petition")
+        .annotate(total=Count("pk"))
+        .values("total")
+    )
+    tallied, counted = (
+        Petition.objects.filter(pk=petition.pk)
+        .annotate(tallied=Coalesce(Subquery(tally), 0), counted=Coalesce(Subquery(confirmed), 0))
+        .values_list("tallied", "counted")
+        .get()
+    )
+    return tallied == counted
 
 
 def hand_in(*, petition: Petition, user=None, language: str = "en") -> exports.HandInPackage:
@@ -567,7 +681,8 @@ def resend_confirmations(signatures) -> int:
 def purge_unconfirmed(*, older_than: dt.timedelta) -> int:
     cutoff = timezone.now() - older_than
     deleted, _by_model = Signature.objects.pending().filter(created_at__lt=cutoff).delete()
-    return deleted
+    # Signings still in the spool that long are unconfirmed signatures too.
+    return deleted + spool.purge(older_than=older_than)
 
 
 def anonymise_closed(*, after: dt.timedelta) -> dict[str, int]:
@@ -578,7 +693,7 @@ def anonymise_closed(*, after: dt.timedelta) -> dict[str, int]:
         signatures = Signature.objects.filter(petition=petition).filter(
             Q(erased_at__isnull=True) | Q(status=Signature.Status.PENDING)
         )
-        result[petition.slug] = erase_signatures(signatures)
+        result[petition.slug] = erase_signatures(signatures) + spool.forget_petition(petition.pk)
     return result
 
 
@@ -587,7 +702,83 @@ def erase_signer(email: str) -> int:
     normalised as the form stores it (lower case, domain in ASCII), so it is found however
     it is written; ValidationError if it cannot be an address the form accepted."""
     address = normalise_address(email)
-    return erase_signatures(Signature.objects.with_email(address))
+    # The spool first: once its entries are gone no drain can write them, and whatever a
+    # drain wrote before is in the database, erased next.
+    spooled = spool.erase(address)
+    return spooled + erase_signatures(Signature.objects.with_email(address))
+
+
+# A signer's own data ---------------------------------------------------------------------------
+#
+# Every email has a link (petitions.tokens.data_token) with which its signer, without an
+# account, asks for a copy of everything the site holds about them, emailed to their address,
+# or for its erasure. "Them" is the person: every signature with their address (of_signer).
+
+
+class OwnDataState(enum.Enum):
+    """What a link to a signer's own data finds."""
+
+    HOLDS_ADDRESS = "holds_address"  # the copy goes to the address the signature holds
+    NEEDS_ADDRESS = "needs_address"  # forgotten once confirmed: the signer types it again
+    NOT_FOUND = "not_found"  # not this petition's, withdrawn or erased
+
+
+def own_data_state(*, signature_id: SignatureRef, petition: Petition) -> OwnDataState:
+    """What the link can do, changing nothing (a link opened, not used)."""
+    row = (
+        _signatures_of(petition)
+        .filter(_named(signature_id), erased_at__isnull=True)
+        .values_list("pk", "email")
+        .first()
+    )
+    if row is None:
+        return OwnDataState.NOT_FOUND
+    return OwnDataState.HOLDS_ADDRESS if row[1] else OwnDataState.NEEDS_ADDRESS
+
+
+def request_data_copy(*, signature_id: SignatureRef, petition: Petition, email: str = "") -> None:
+    """Put in the signature's outbox the copy of its signer's data (petitions.own_data), at most
+    one email per SIGNATURE_EMAIL_INTERVAL as for every email to a signer, never to a fraudulent
+    signature.
+
+    Without `email`, to the address the signature holds. With one (normalised, as the form
+    gives it), only to a signature that has forgotten its own (confirm and forget) and only if
+    it is that address: its keyed hash must be the signature's. It is then stored, sealed,
+    until the email has gone out or been given up (petitions.emails forgets it again). Whether
+    it was is one conditional UPDATE, its commit not waiting for the disk, and the caller shows
+    the same page either way, as for request_new_link: the link's holder learns nothing of
+    whether an address they type is the signer's.
+
+    A confirmation email still due is not lost: the copy takes its place in the outbox and
+    carries its link (petitions.emails)."""
+    signatures = _signatures_of(petition).filter(_named(signature_id), erased_at__isnull=True)
+    address = None
+    if email:
+        address = email
+        signatures = signatures.filter(email__isnull=True).with_email(address)
+    else:
+        signatures = signatures.filter(email__isnull=False)
+    with transaction.atomic():
+        _commit_without_waiting_for_the_disk()
+        _request_email(signatures, address=address, kind=Signature.EmailKind.DATA_COPY)
+
+
+def erase_own_data(*, signature_id: SignatureRef, petition: Petition) -> int:
+    """Erase everything held about the signer of this signature, on every petition, as
+    erase_signer does for staff: pending signatures deleted, counted ones kept in the count
+    without anything about them. Return how many signatures that was (0: nothing to erase)."""
+    with transaction.atomic():
+        signature = (
+            _signatures_of(petition)
+            .select_for_update()
+            .filter(_named(signature_id), erased_at__isnull=True)
+            .first()
+        )
+        if signature is None:
+            return 0
+        # The spool first, as erase_signer does: a signing kept while the database was away.
+        spooled = spool.erase_hash(signature.email_hash) if signature.email_hash else 0
+        return spooled + erase_signatures(Signature.objects.of_signer(signature))
 
 
 def petition_of_link(*, signature_id: SignatureRef) -> str:

@@ -1,5 +1,6 @@
-"""Signed links in the emails: to confirm a signature (expiring) and to withdraw it; and the
-receipt each signer keeps to check the hand-in.
+"""Signed links in the emails: to confirm a signature (expiring), to withdraw it, and to ask
+for a copy of the signer's data or its erasure; and the receipt each signer keeps to check the
+hand-in.
 
 A link names its signature by the signature's public id, a random UUID: the row's sequential
 id would tell a signer roughly how many signed before them, and would sit in the logs of every
@@ -17,6 +18,7 @@ from django.core import signing
 
 CONFIRM_SALT = "petitions.signature.confirm"
 WITHDRAW_SALT = "petitions.signature.withdraw"
+DATA_SALT = "petitions.signer.data"
 # An expired confirmation link can still ask for a fresh one for this long.
 RENEW_MAX_AGE = 90 * 24 * 3600
 
@@ -37,6 +39,10 @@ def confirm_token(public_id: uuid.UUID) -> str:
 
 def withdraw_token(public_id: uuid.UUID) -> str:
     return signing.dumps(public_id.hex, salt=WITHDRAW_SALT)
+
+
+def data_token(public_id: uuid.UUID) -> str:
+    return signing.dumps(public_id.hex, salt=DATA_SALT)
 
 
 def _read(token: str, salt: str, max_age: int | None) -> tuple[LinkState, SignatureRef | None]:
@@ -70,6 +76,12 @@ def read_confirm_token(token: str) -> tuple[LinkState, SignatureRef | None]:
 def read_withdraw_token(token: str) -> tuple[LinkState, SignatureRef | None]:
     """Withdrawal links never expire: they work until the signer's data is erased."""
     return _read(token, WITHDRAW_SALT, None)
+
+
+def read_data_token(token: str) -> tuple[LinkState, SignatureRef | None]:
+    """Links to a signer's own data never expire either: a signer may ask months later what is
+    held about them. They work until the data is erased."""
+    return _read(token, DATA_SALT, None)
 
 
 # Receipts ----------------------------------------------------------------------------------

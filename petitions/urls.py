@@ -31,9 +31,13 @@ urlpatterns = [
         name="hand_in_manifest",
     ),
     path("petitions/<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
+    path("petitions/<slug:slug>/your-data/", views.own_data, name="own_data"),
+    path("petitions/<slug:slug>/your-data/copy/", views.own_data_copy, name="own_data_copy"),
+    path("petitions/<slug:slug>/your-data/erase/", views.own_data_erase, name="own_data_erase"),
     path("petitions/<slug:slug>/count.json", views.count_json, name="count_json"),
     path("petitions/<slug:slug>/badge.svg", views.badge_svg, name="badge"),
     # The links of discreet emails, which name no petition.
     path("link/confirm/", views.discreet_confirm, name="discreet_confirm"),
     path("link/withdraw/", views.discreet_withdraw, name="discreet_withdraw"),
+    path("link/data/", views.discreet_own_data, name="discreet_own_data"),
 ]

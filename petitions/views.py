@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import patch_cache_control
+from django.utils.html import escape
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
@@ -18,12 +19,14 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from campaign.lib import ratelimit
 from campaign.lib.csrf import is_same_origin_post
 from campaign.lib.http import allow_framing_by, can_preview, too_many_requests
-from campaign.lib.pagecache import CSRF_SLOT, TimedCache, public_page
+from campaign.lib.outage import DATABASE_UNAVAILABLE
+from campaign.lib.pagecache import CSRF_SLOT, SlottedPages, TimedCache, public_page
 from partners.models import Partner, partner_for
-from petitions import exports, services
+from petitions import exports, services, spool
 from petitions.forms import (
     TIMESTAMP_SLOT,
     NewLinkForm,
+    OwnDataAddressForm,
     SignatureForm,
     form_timestamp,
     link_params,
@@ -34,6 +37,7 @@ from petitions.tokens import (
     LinkState,
     normalise_receipt,
     read_confirm_token,
+    read_data_token,
     read_withdraw_token,
     receipt_hash,
 )
@@ -49,7 +53,15 @@ def _petition_or_404(request: HttpRequest, slug: str) -> Petition:
     petition = _published.get(slug)
     if petition is not None:
         return petition
-    petition = get_object_or_404(Petition, slug=slug)
+    try:
+        petition = get_object_or_404(Petition, slug=slug)
+    except DATABASE_UNAVAILABLE:
+        # While the database is away, the copy this worker last read, however old: the form
+        # still shows, and signings wait in the spool (petitions.spool).
+        petition = _published.stale(slug)
+        if petition is None:
+            raise
+        return petition
     if not petition.is_published and not can_preview(request, Petition):
         raise Http404("No published petition has this address.")
     if petition.is_published:
@@ -141,6 +153,11 @@ def _take_signature(
         )
     except services.PetitionClosed:
         return show_form(403)
+    except DATABASE_UNAVAILABLE:
+        # Kept, sealed, until the database is back, and the signer is told the same as ever;
+        # with no spool to keep it in, the calm 503 page (campaign.lib.middleware).
+        if not spool.keep(petition=petition, language=get_language(), data=form.spooled_data()):
+            raise
     return redirect(check_inbox_url)
 
 
@@ -276,6 +293,27 @@ def _closed(request: HttpRequest, petition: Petition) -> HttpResponse:
     return render(request, "petitions/closed.html", {"petition": petition}, status=403)
 
 
+# The button's page is the same for every link to a petition in a language but for the link's
+# token and the CSRF token: rendered once per worker, filled in for each link (every signer
+# opens one, at the pace of signing).
+_confirm_pages = SlottedPages()
+LINK_TOKEN_SLOT = "__link_token_slot__"
+CONFIRM_SLOTS = {CSRF_SLOT: get_token, LINK_TOKEN_SLOT: lambda request: escape(_token(request))}
+
+
+def _confirm_page(request: HttpRequest, petition: Petition) -> HttpResponse:
+    return _confirm_pages.serve(
+        request,
+        (get_language(), petition.pk),
+        lambda: render(
+            request,
+            "petitions/confirm.html",
+            {"petition": petition, "token": LINK_TOKEN_SLOT, "csrf_token": CSRF_SLOT},
+        ),
+        CONFIRM_SLOTS,
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, slug: str) -> HttpResponse:
@@ -304,7 +342,7 @@ def confirm(request: HttpRequest, slug: str) -> HttpResponse:
         return _closed(request, petition)
     if confirmation is services.ConfirmationState.ALREADY_CONFIRMED:
         return render(request, "petitions/already_confirmed.html", {"petition": petition})
-    return render(request, "petitions/confirm.html", {"petition": petition, "token": token})
+    return _confirm_page(request, petition)
 
 
 @require_POST
@@ -356,6 +394,12 @@ def discreet_confirm(request: HttpRequest) -> HttpResponse:
 @require_safe
 def discreet_withdraw(request: HttpRequest) -> HttpResponse:
     return _discreet_link(request, "petitions:withdraw", read_withdraw_token)
+
+
+@never_cache
+@require_safe
+def discreet_own_data(request: HttpRequest) -> HttpResponse:
+    return _discreet_link(request, "petitions:own_data", read_data_token)
 
 
 @never_cache
@@ -485,6 +529,109 @@ def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
     if withdrawal is services.WithdrawalState.NOT_FOUND:
         return _nothing_to_withdraw(request, petition)
     return render(request, "petitions/withdraw.html", {"petition": petition, "token": token})
+
+
+# A signer's own data: from any email's link, a copy of what is held about them, or its erasure
+# (services.request_data_copy, erase_own_data). The page changes nothing; its two buttons post.
+
+
+def _own_data_page(
+    request: HttpRequest,
+    petition: Petition,
+    token: str,
+    state: "services.OwnDataState",
+    form: OwnDataAddressForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    if state is services.OwnDataState.NOT_FOUND:
+        return _own_data_done(request, petition, "nothing", status=404)
+    needs_address = state is services.OwnDataState.NEEDS_ADDRESS
+    return render(
+        request,
+        "petitions/own_data.html",
+        {
+            "petition": petition,
+            "token": token,
+            "form": (form or OwnDataAddressForm()) if needs_address else None,
+        },
+        status=status,
+    )
+
+
+def _own_data_done(
+    request: HttpRequest, petition: Petition, done: str, status: int = 200, **context
+) -> HttpResponse:
+    """The page after a request ("copy", "erased"), or for a link that finds nothing to act on
+    ("nothing": erased or withdrawn already, 404) or that does not work ("broken", 400)."""
+    return render(
+        request,
+        "petitions/own_data_done.html",
+        {"petition": petition, "done": done, **context},
+        status=status,
+    )
+
+
+def _broken_own_data_link(request: HttpRequest, petition: Petition) -> HttpResponse:
+    return _own_data_done(request, petition, "broken", status=400)
+
+
+def _own_data_limited(request: HttpRequest) -> HttpResponse | None:
+    wait = ratelimit.limit(request, "own_data", settings.RATE_LIMIT_LINKS)
+    return too_many_requests(request, wait) if wait else None
+
+
+@never_cache
+@require_safe
+def own_data(request: HttpRequest, slug: str) -> HttpResponse:
+    """The two choices, changing nothing (mail scanners open links)."""
+    petition = _petition_or_404(request, slug)
+    token = _token(request)
+    link, signature_ref = read_data_token(token)
+    if link is not LinkState.VALID:
+        return _broken_own_data_link(request, petition)
+    state = services.own_data_state(signature_id=signature_ref, petition=petition)
+    return _own_data_page(request, petition, token, state)
+
+
+@never_cache
+@require_POST
+def own_data_copy(request: HttpRequest, slug: str) -> HttpResponse:
+    """Email the signer a copy of their data: to the address the signature holds, or to the one
+    typed, if it is the signature's. The same page whether or not it was (see the service)."""
+    petition = _petition_or_404(request, slug)
+    if limited := _own_data_limited(request):
+        return limited
+    token = _token(request)
+    link, signature_ref = read_data_token(token)
+    if link is not LinkState.VALID:
+        return _broken_own_data_link(request, petition)
+    state = services.own_data_state(signature_id=signature_ref, petition=petition)
+    if state is services.OwnDataState.NOT_FOUND:
+        return _own_data_page(request, petition, token, state)
+    email = ""
+    if state is services.OwnDataState.NEEDS_ADDRESS:
+        form = OwnDataAddressForm(request.POST)
+        if not form.is_valid():
+            return _own_data_page(request, petition, token, state, form=form, status=400)
+        email = form.cleaned_data["email"]
+    services.request_data_copy(signature_id=signature_ref, petition=petition, email=email)
+    return _own_data_done(request, petition, "copy", typed=bool(email))
+
+
+@never_cache
+@require_POST
+def own_data_erase(request: HttpRequest, slug: str) -> HttpResponse:
+    """Erase everything held about the signer, on every petition."""
+    petition = _petition_or_404(request, slug)
+    if limited := _own_data_limited(request):
+        return limited
+    link, signature_ref = read_data_token(_token(request))
+    if link is not LinkState.VALID:
+        return _broken_own_data_link(request, petition)
+    erased = services.erase_own_data(signature_id=signature_ref, petition=petition)
+    if not erased:
+        return _own_data_done(request, petition, "nothing", status=404)
+    return _own_data_done(request, petition, "erased", count=erased)
 
 
 @require_safe

@@ -1,9 +1,11 @@
 import logging
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.template.loader import render_to_string
+
+from campaign.lib.outage import DATABASE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
-        if not isinstance(exception, OperationalError | InterfaceError):
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
             return None
         logger.error(
             "Database unavailable while serving %s %s: %s",

@@ -27,6 +27,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 
+from campaign.lib import compression
+from campaign.lib.outage import DATABASE_UNAVAILABLE
+
 MAX_ENTRIES = 512
 CSRF_SLOT = "__csrf_token_slot__"
 
@@ -74,6 +77,31 @@ class TimedCache:
     def clear(self) -> None:
         self.entries.clear()
 
+    def stale(self, key):
+        """The value last kept for key even if it has expired (None if there is none, or it
+        was cleared or pushed out): for a reader that would rather have a value a little old
+        than none."""
+        entry = self.entries.get(key)
+        return entry[1] if entry else None
+
+    def read(self, key, read: Callable[[], object]):
+        """The entry, or read()'s value, kept. While the database does not answer (read raises
+        one of DATABASE_UNAVAILABLE), the value last kept, however old, if there is one: the
+        pages and signing that can do without the database for a while go on
+        (petitions.spool)."""
+        value = self.get(key)
+        if value is not None:
+            return value
+        try:
+            value = read()
+        except DATABASE_UNAVAILABLE:
+            value = self.stale(key)
+            if value is None:
+                raise
+            return value
+        self.set(key, value)
+        return value
+
 
 def has_session(request: HttpRequest) -> bool:
     """Staff, previews and flash messages need a page of their own."""
@@ -115,6 +143,10 @@ class Page:
     headers: list[tuple[str, str]]
     content: str | bytes
     slots: Slots | None
+    # A page without slots is the same for everyone, so it is compressed once, when kept,
+    # instead of for each visitor (bench/COMPRESSION.md); a page with slots is compressed as
+    # sent, by campaign.lib.compression's middleware above this one.
+    gzipped: bytes | None = None
 
 
 class PublicPageCacheMiddleware:
@@ -162,27 +194,61 @@ class PublicPageCacheMiddleware:
     @staticmethod
     def _keep(response: HttpResponse) -> Page:
         content, slots = getattr(response, "slotted", (response.content, None))
+        gzipped = None
+        if slots is None and compression.is_textual(response):
+            gzipped = compression.gzip_body(content)
         return Page(
             status=response.status_code,
             # The length is set again for each copy: a filled-in page differs from the first.
             headers=[(k, v) for k, v in response.items() if k.lower() != "content-length"],
             content=content,
             slots=slots,
+            gzipped=gzipped if gzipped and len(gzipped) < len(content) else None,
         )
 
     def _serve(self, page: Page, request: HttpRequest) -> HttpResponse:
+        gzipped = page.gzipped is not None and compression.accepts_gzip(request)
         if page.slots:
             self.csrf.process_request(request)
             response = HttpResponse(
                 fill_slots(page.content, page.slots, request), status=page.status
             )
         else:
-            response = HttpResponse(page.content, status=page.status)
+            response = HttpResponse(page.gzipped if gzipped else page.content, status=page.status)
         for header, value in page.headers:
             response[header] = value
+        if gzipped:
+            compression.mark_gzipped(response)
         response["Content-Length"] = str(len(response.content))
         if page.slots:
             response = self.csrf.process_response(request, response)
         if request.method == "HEAD":
             response.content = b""
+        return response
+
+
+class SlottedPages:
+    """Pages with slots kept per process under a key the view chooses, rather than the address:
+    for a page whose address differs per visitor (an emailed link's token in its query) while
+    its content differs only in values that slots can fill (the token itself, the CSRF token).
+    The view renders it with the slots' placeholders once per key and PAGE_CACHE_SECONDS;
+    each request gets a copy filled for it. The fill functions escape what they put in.
+
+    Requests with a session (staff, previews, flashes) always get a page rendered for them."""
+
+    def __init__(self) -> None:
+        self.pages = TimedCache()
+
+    def serve(
+        self, request: HttpRequest, key, render: Callable[[], HttpResponse], slots: Slots
+    ) -> HttpResponse:
+        page = None if has_session(request) else self.pages.get(key)
+        if page is not None:
+            content, content_type = page
+            return HttpResponse(fill_slots(content, slots, request), content_type=content_type)
+        response = render()
+        content = response.content.decode()
+        if response.status_code == 200 and not response.cookies and not has_session(request):
+            self.pages.set(key, (content, response["Content-Type"]))
+        response.content = fill_slots(content, slots, request)
         return response

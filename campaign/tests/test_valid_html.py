@@ -29,6 +29,7 @@ PAGES = [
     (f"{PETITION}embed/check-your-inbox/?via=zmina", 200),
     (f"{PETITION}confirm/?t=broken", 400),
     (f"{PETITION}withdraw/?t=broken", 404),
+    (f"{PETITION}your-data/?t=broken", 400),
     ("/nl/", 200),
     ("/nl/stories/hungary/", 200),
     (f"/nl{PETITION}", 200),

@@ -35,14 +35,16 @@ def _in_batches(queryset):
 def seal_signer_data(apps, schema_editor):
     seal, lookup_hash = campaign.lib.sealed.seal, campaign.lib.sealed.lookup_hash
     Signature = apps.get_model("petitions", "Signature")
+    # Each value bound to its column, as the sealed field binds it.
+    first, last, email = (campaign.lib.sealed.sealed_context(Signature, name) for name in SEALED)
     rows = Signature.objects.using(schema_editor.connection.alias).only(
         "pk", *SEALED, "status", "wants_updates", "partner_updates", "email_due"
     )
     for batch in _in_batches(rows):
         for signature in batch:
             # The columns are plain text in this state: these are the values in clear.
-            signature.first_name = seal(signature.first_name) if signature.first_name else ""
-            signature.last_name = seal(signature.last_name) if signature.last_name else ""
+            signature.first_name = seal(signature.first_name, first) if signature.first_name else ""
+            signature.last_name = seal(signature.last_name, last) if signature.last_name else ""
             if signature.email:
                 # As petitions.models.address_hash computes it.
                 signature.email_hash = lookup_hash(signature.email.strip().lower())
@@ -51,7 +53,7 @@ def seal_signer_data(apps, schema_editor):
                     and not (signature.wants_updates or signature.partner_updates)
                     and not signature.email_due
                 )
-                signature.email = None if forget else seal(signature.email)
+                signature.email = None if forget else seal(signature.email, email)
         Signature.objects.using(schema_editor.connection.alias).bulk_update(
             batch, [*SEALED, "email_hash"]
         )
@@ -72,7 +74,8 @@ def unseal_signer_data(apps, schema_editor):
         for signature in batch:
             for name in SEALED:
                 token = getattr(signature, name)
-                setattr(signature, name, unseal(token) if token else token)
+                context = campaign.lib.sealed.sealed_context(Signature, name)
+                setattr(signature, name, unseal(token, context) if token else token)
         signatures.bulk_update(batch, SEALED)
 
 

@@ -29,6 +29,7 @@ def give_receipts(apps, schema_editor):
     seal = campaign.lib.sealed.seal
     Signature = apps.get_model("petitions", "Signature")
     signatures = Signature.objects.using(schema_editor.connection.alias)
+    context = campaign.lib.sealed.sealed_context(Signature, "receipt")
     rows = signatures.filter(receipt_hash__isnull=True).only("pk", "erased_at").order_by("pk")
     after = 0
     while batch := list(rows.filter(pk__gt=after)[:BATCH]):
@@ -36,7 +37,7 @@ def give_receipts(apps, schema_editor):
             code = _code()
             signature.receipt_hash = hashlib.sha256(code.encode("utf-8")).hexdigest()
             # The column is plain text in this state: store the sealed token.
-            signature.receipt = "" if signature.erased_at else seal(code)
+            signature.receipt = "" if signature.erased_at else seal(code, context)
         signatures.bulk_update(batch, ["receipt", "receipt_hash"])
         after = batch[-1].pk
 

@@ -4,11 +4,22 @@ from unittest import mock
 
 import pytest
 from django.core import mail, signing
+from django.db import connection
+from django.db.models import Sum
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from petitions import services
-from petitions.models import Signature
+from petitions import services, views
+from petitions.models import (
+    Petition,
+    Signature,
+    SignatureRollup,
+    SignatureTally,
+    SignatureTimeline,
+    SignatureTotals,
+    start_of_hour,
+)
 from petitions.services import ConfirmationState as State
 from petitions.tokens import CONFIRM_SALT, confirm_token
 
@@ -186,3 +197,114 @@ def test_it_decides_what_a_link_can_do_in_one_place(petition, make_petition, mak
     with pytest.raises(services.PetitionClosed):
         services.confirm_signature(signature_id=pending.pk, petition=petition)
     assert state(signature_id=confirmed.pk) is State.ALREADY_CONFIRMED
+
+
+def csrf_form_token(response) -> str:
+    return response.content.decode().split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+
+
+def test_it_renders_the_button_page_once_and_fills_in_each_links_token(
+    petition, make_signature, settings
+):
+    """Every signer opens a link: the page is the same for all but the two tokens."""
+    settings.PAGE_CACHE_SECONDS = 60
+    signatures = [make_signature(petition) for _ in range(2)]
+    tokens = [confirm_token(signature.public_id) for signature in signatures]
+    with mock.patch("petitions.views.render", wraps=views.render) as render:
+        for signature, token, other in zip(signatures, tokens, tokens[::-1], strict=True):
+            browser = Client(enforce_csrf_checks=True)
+            page = browser.get(confirm_url(petition), {"t": token})
+            html = page.content.decode()
+            assert page.status_code == 200
+            assert "no-cache" in page["Cache-Control"]
+            assert f'<input type="hidden" name="t" value="{token}">' in html
+            assert other not in html and "_slot__" not in html
+            # The filled-in CSRF token goes with the cookie set beside it: the button works.
+            form = {"t": token, "csrfmiddlewaretoken": csrf_form_token(page)}
+            assert browser.post(confirm_url(petition), form).status_code == 302
+            signature.refresh_from_db()
+            assert signature.status == Signature.Status.CONFIRMED
+    assert render.call_count == 1
+    assert petition.confirmed_count == 2
+
+
+def test_it_refuses_to_confirm_once_closed_though_the_worker_still_keeps_the_petition_open(
+    client, petition, make_signature, settings
+):
+    """The closing moment is exact: the database decides, not the worker's copy."""
+    settings.PAGE_CACHE_SECONDS = 60
+    signature = make_signature(petition)
+    token = confirm_token(signature.public_id)
+    assert client.get(confirm_url(petition), {"t": token}).status_code == 200
+    Petition.objects.filter(pk=petition.pk).update(
+        closes_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    response = client.post(confirm_url(petition), {"t": token})
+    assert response.status_code == 403
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.PENDING
+    assert petition.confirmed_count == 0
+
+
+def test_it_decides_in_the_database_which_petitions_are_open_as_the_petition_does(
+    petition, make_petition
+):
+    now = timezone.now()
+    others = [
+        make_petition(is_published=False),
+        make_petition(opens_at=now + dt.timedelta(hours=1)),
+        make_petition(opens_at=now - dt.timedelta(days=2), closes_at=now - dt.timedelta(days=1)),
+    ]
+    assert [p.is_open for p in (petition, *others)] == [True, False, False, False]
+    assert list(Petition.objects.open()) == [petition]
+
+
+def test_it_credits_the_partner_on_the_second_click_too(client, petition, make_signature, zmina):
+    signature = make_signature(petition, partner=zmina)
+    token = confirm_token(signature.public_id)
+    first = client.post(confirm_url(petition), {"t": token})
+    second = client.post(confirm_url(petition), {"t": token})
+    assert first["Location"] == second["Location"]
+    assert "via=zmina" in first["Location"]
+    assert petition.confirmed_count == 1
+
+
+def test_it_files_the_confirmation_under_what_the_signature_says_in_every_count(
+    client, petition, make_signature, zmina
+):
+    partner = zmina
+    signature = make_signature(
+        petition, country="PL", partner=partner, source="story", source_story="azerbaijan"
+    )
+    client.post(confirm_url(petition), {"t": confirm_token(signature.public_id)})
+    signature.refresh_from_db()
+    key = {"petition": petition, "partner": partner}
+    hour = start_of_hour(signature.confirmed_at)
+    page = {"country": "PL", "source": "story", "source_story": "azerbaijan"}
+    assert SignatureTally.objects.get(petition=petition, country="PL").count == 1
+    assert SignatureRollup.objects.get(**key, **page, hour=hour).count == 1
+    assert SignatureTimeline.objects.get(**key, hour=hour).count == 1
+    assert SignatureTotals.objects.get(**key, **page).count == 1
+    assert services.recount_signatures(petition).was_correct
+
+
+def test_it_counts_known_and_new_keys_alike_in_few_statements(
+    client, petition, make_signature, django_assert_num_queries
+):
+    """A known key takes one statement for the four counts on PostgreSQL (one each elsewhere);
+    a key's first confirmation creates the rows it needs."""
+    confirm = lambda signature: client.post(  # noqa: E731
+        confirm_url(petition), {"t": confirm_token(signature.public_id)}
+    )
+    with mock.patch("petitions.models.random.randrange", return_value=0):  # the tally's shard
+        for country in ("NL", "BE"):
+            confirm(make_signature(petition, country=country))
+        known = make_signature(petition)
+        with django_assert_num_queries(5 if connection.vendor == "postgresql" else 8):
+            assert confirm(known).status_code == 302
+    assert petition.confirmed_count == 3
+    for rollup in (SignatureRollup, SignatureTotals):
+        by_country = rollup.objects.values_list("country").annotate(total=Sum("count"))
+        assert sorted(by_country) == [("BE", 1), ("NL", 2)]
+    assert SignatureTimeline.objects.aggregate(total=Sum("count"))["total"] == 3
+    assert services.recount_signatures(petition).was_correct

@@ -1,4 +1,5 @@
 import csv
+import datetime as dt
 import io
 from io import StringIO
 
@@ -7,6 +8,8 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.urls import reverse
 
+from campaign.lib.sealed import UnsealError, as_stored, stored_token
+from petitions import exports
 from petitions.exports import neutralise
 from petitions.models import ExportRecord, Signature
 from petitions.services import mark_fraudulent
@@ -84,6 +87,26 @@ def test_it_writes_each_column_as_documented(exporter, petition, make_signature)
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     disposition = response["Content-Disposition"]
     assert disposition.startswith('attachment; filename="protect-defenders-signatures-20')
+
+
+@pytest.mark.parametrize(
+    ("moment", "cell"),
+    [
+        (dt.datetime(2026, 3, 1, 9, 5, 7, tzinfo=dt.UTC), "2026-03-01T09:05:07Z"),
+        (dt.datetime(2026, 3, 1, 9, 5, 7, 120, tzinfo=dt.UTC), "2026-03-01T09:05:07.000120Z"),
+        (
+            dt.datetime(2026, 3, 1, 11, 5, 7, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            "2026-03-01T09:05:07Z",
+        ),
+    ],
+)
+def test_it_writes_the_moment_of_confirmation_in_utc_as_iso_8601(
+    exporter, petition, make_signature, moment, cell
+):
+    signature = make_signature(petition, confirmed=True)
+    Signature.objects.filter(pk=signature.pk).update(confirmed_at=moment)
+    [row] = read_csv(exporter.get(reverse(EXPORT_URL)))
+    assert row["confirmed_at"] == cell == exports._iso_utc(moment)
 
 
 def test_it_includes_unconfirmed_signatures_only_when_asked_and_never_fraudulent_ones(
@@ -172,6 +195,50 @@ def test_it_neutralises_cells_a_spreadsheet_would_run(exporter, petition, make_s
     for dangerous in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
         assert neutralise(dangerous) == "'" + dangerous
     assert neutralise("Ada") == "Ada"
+
+
+def test_it_writes_every_row_across_chunks_opened_and_neutralised(
+    exporter, petition, make_signature, monkeypatch
+):
+    monkeypatch.setattr(exports, "CHUNK_SIZE", 2)
+    names = ["=1+1", "Ada", "@SUM(A1)", "-2", "Zoë"]
+    signatures = [
+        make_signature(
+            petition, confirmed=True, first_name=name, last_name=f"+{n}", wants_updates=n % 2
+        )
+        for n, name in enumerate(names)
+    ]
+    stored = Signature.objects.values_list(stored_token("first_name"), flat=True)
+    assert not set(stored) & set(names)  # sealed in the database
+    response = exporter.get(reverse(EXPORT_URL))
+    chunks = list(response.streaming_content)
+    assert len(chunks) == 4  # the header, then two rows at a time
+    rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode("utf-8")[1:])))
+    assert [row["first_name"] for row in rows] == ["'=1+1", "Ada", "'@SUM(A1)", "'-2", "Zoë"]
+    assert [row["last_name"] for row in rows] == [f"'+{n}" for n in range(5)]
+    assert [row["email"] for row in rows] == [s.email or "" for s in signatures]
+    assert [bool(row["email"]) for row in rows] == [False, True, False, True, False]
+    assert ExportRecord.objects.get().row_count == 5
+
+
+def test_it_never_opens_the_names_of_signers_who_asked_to_be_left_out(
+    exporter, petition, make_signature
+):
+    quiet = make_signature(petition, confirmed=True, hide_name=True)
+    # A name no key opens would stop the export if it were opened.
+    Signature.objects.filter(pk=quiet.pk).update(first_name=as_stored("gAAAAAB-broken"))
+    [row] = read_csv(exporter.get(reverse(EXPORT_URL)))
+    assert (row["first_name"], row["last_name"], row["email"]) == ("", "", "")
+    assert ExportRecord.objects.get().completed
+
+
+def test_it_records_an_export_that_stopped_as_not_completed(exporter, petition, make_signature):
+    broken = make_signature(petition, confirmed=True)
+    Signature.objects.filter(pk=broken.pk).update(last_name=as_stored("gAAAAAB-broken"))
+    with pytest.raises(UnsealError):
+        read_csv(exporter.get(reverse(EXPORT_URL)))
+    record = ExportRecord.objects.get()
+    assert (record.row_count, record.completed) == (0, False)
 
 
 def test_it_records_who_exported_what(exporter, petition, make_signature):

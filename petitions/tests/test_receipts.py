@@ -351,7 +351,7 @@ def test_erasure_drops_the_code_and_keeps_its_hash(petition, make_signature):
 
 
 def test_the_migration_gives_signatures_already_there_a_receipt(migrator):
-    from campaign.lib.sealed import stored_token, unseal
+    from campaign.lib.sealed import sealed_context, stored_token, unseal
 
     before = migrator.migrate([("petitions", "0022_sealed_signer_data")])
     petition = migrator.petition(before)
@@ -371,7 +371,8 @@ def test_the_migration_gives_signatures_already_there_a_receipt(migrator):
             after.get_model("petitions", "Signature")
             .objects.filter(pk=kept.pk)
             .values_list(stored_token("receipt"), flat=True)
-            .get()
+            .get(),
+            sealed_context(Signature, "receipt"),
         )
         == code
     )

@@ -20,8 +20,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaign.lib.sealed import stored_token, unseal
-from petitions import emails, services
+from campaign.lib.sealed import UnsealError, as_stored, sealed_context, stored_token, unseal
+from petitions import emails, exports, services
 from petitions.forms import SignatureForm
 from petitions.models import Signature, address_hash
 from petitions.tokens import confirm_token, withdraw_token
@@ -175,7 +175,42 @@ def test_a_sealed_column_cannot_be_searched_and_a_hash_finds_the_address(petitio
         assert list(Signature.objects.with_email(written)) == [signature]
     assert not Signature.objects.with_email("someone.else@example.org").exists()
     assert stored(signature)["hash"] == address_hash(EMAIL)
-    assert unseal(stored(signature)["email"]) == EMAIL
+    assert unseal(stored(signature)["email"], sealed_context(Signature, "email")) == EMAIL
+
+
+@pytest.mark.django_db
+def test_an_address_moved_into_the_name_column_is_refused_not_shown(petition, make_signature):
+    signature = make_signature(petition, email=EMAIL, first_name=FIRST)
+    # Someone who can write to the database but has no key puts the sealed address where the
+    # public list shows a name.
+    Signature.objects.filter(pk=signature.pk).update(
+        first_name=as_stored(stored(signature)["email"])
+    )
+    with pytest.raises(UnsealError):
+        Signature.objects.get(pk=signature.pk)
+    with pytest.raises(UnsealError):
+        list(exports.export_rows(Signature.objects.all()))
+
+
+@pytest.mark.django_db
+def test_names_and_addresses_sealed_before_the_current_format_still_read(
+    settings, petition, make_signature
+):
+    from cryptography.fernet import Fernet
+
+    signature = make_signature(petition, email=EMAIL, first_name=FIRST, last_name=LAST)
+    fernet = Fernet(settings.SIGNER_DATA_KEY[0])
+    Signature.objects.filter(pk=signature.pk).update(
+        **{
+            name: as_stored(fernet.encrypt(value.encode()).decode())
+            for name, value in (("first_name", FIRST), ("last_name", LAST), ("email", EMAIL))
+        }
+    )
+    assert stored(signature)["email"].startswith("gAAAAA")
+    signature = Signature.objects.get(pk=signature.pk)
+    assert (signature.first_name, signature.last_name, signature.email) == (FIRST, LAST, EMAIL)
+    [row] = exports.export_rows(Signature.objects.all())
+    assert row[:3] == (FIRST, LAST, EMAIL)
 
 
 # Confirm and forget ------------------------------------------------------------------------
@@ -293,8 +328,6 @@ def test_a_data_officer_sees_the_address_or_why_there_is_none(
 
 @pytest.mark.django_db
 def test_the_export_has_no_address_for_signers_who_asked_for_no_updates(petition, make_signature):
-    from petitions import exports
-
     make_signature(petition, confirmed=True, last_name="Forgotten")
     make_signature(petition, confirmed=True, last_name="Kept", email=KEPT_EMAIL, wants_updates=True)
     text = "".join(exports.iter_csv(exports.export_rows(Signature.objects.all())))

@@ -7,6 +7,7 @@ import pytest
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from campaign.lib import pagecache
 from campaign.lib.pagecache import PublicPageCacheMiddleware, public_page
@@ -182,3 +183,38 @@ def test_it_shows_the_signer_who_just_confirmed_a_count_that_includes_them(
     assert "<strong>0</strong> signatures" in client.get(url).content.decode()
     make_signature(petition, confirmed=True)
     assert "<strong>1</strong> signature" in client.get(url).content.decode()
+
+
+def slotted_answer(rf, pages: pagecache.SlottedPages, renders: list[int], **request) -> str:
+    """The page `pages` serves for a request with ?t=<value>, rendering a page with a slot for
+    the value when it must, counted in `renders`."""
+    token_slot = "__value_slot__"
+
+    def render() -> HttpResponse:
+        renders.append(1)
+        return HttpResponse(f"<p>{token_slot}</p>")
+
+    slots = {token_slot: lambda request: escape(request.GET["t"])}
+    response = pages.serve(rf.get("/link/", request), "key", render, slots)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_it_renders_a_slotted_page_once_per_key_and_fills_it_for_each_request(rf, page_cache):
+    pages, renders = pagecache.SlottedPages(), []
+    assert slotted_answer(rf, pages, renders, t="one") == "<p>one</p>"
+    assert slotted_answer(rf, pages, renders, t="two<") == "<p>two&lt;</p>"
+    assert len(renders) == 1
+
+
+def test_it_renders_a_slotted_page_for_a_session_and_when_switched_off(rf, settings, page_cache):
+    pages, renders = pagecache.SlottedPages(), []
+    slotted_answer(rf, pages, renders, t="one")
+    rf.cookies[settings.SESSION_COOKIE_NAME] = "staff"
+    assert slotted_answer(rf, pages, renders, t="two") == "<p>two</p>"
+    assert len(renders) == 2
+    del rf.cookies[settings.SESSION_COOKIE_NAME]
+    settings.PAGE_CACHE_SECONDS = 0
+    slotted_answer(rf, pages, renders, t="three")
+    slotted_answer(rf, pages, renders, t="four")
+    assert len(renders) == 4

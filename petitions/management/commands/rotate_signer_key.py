@@ -6,9 +6,10 @@ from petitions.models import Signature
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt signers' names and addresses with the first key in SIGNER_DATA_KEY, in "
-        "batches (each its own short transaction; safe while people sign). Resumable: run it "
-        "again after an interruption. --check only counts the rows still under older keys."
+        "Re-encrypt signers' names and addresses with the first key in SIGNER_DATA_KEY, in the "
+        "current format (AES-GCM; values from before are Fernet tokens), in batches (each its "
+        "own short transaction; safe while people sign). Resumable: run it again after an "
+        "interruption. --check only counts the rows still under older keys or the old format."
     )
 
     def add_arguments(self, parser) -> None:
@@ -18,8 +19,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--check",
             action="store_true",
-            help="Change nothing; report how many rows are still under older keys (exit "
-            "status 1 if any).",
+            help="Change nothing; report how many rows are still under older keys or the old "
+            "format (exit status 1 if any).",
         )
 
     def handle(self, *args, batch_size: int, check: bool, **options) -> None:
@@ -52,7 +53,9 @@ class Command(BaseCommand):
 
     def _check(self, signatures) -> None:
         result = check_rows(signatures)
-        self.stdout.write(f"{result.stale:,} of {result.rows:,} rows are still under an older key.")
+        self.stdout.write(
+            f"{result.stale:,} of {result.rows:,} rows are still under an older key or format."
+        )
         if result.unopenable:
             self.stdout.write(
                 f"{result.unopenable:,} of them are under a key that is no longer in "
