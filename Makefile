@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install migrate content run test lint format serve worker bench bench-export bench-timing bench-dashboard faults messages deploy-check release clean
+.PHONY: help install migrate content run test lint format serve worker bench bench-export bench-timing bench-dashboard bench-signing-cpu faults messages deploy-check release clean
 
 help:
 	@echo "make run     set up .venv, migrate, load the campaign content, serve http://$(HOST):$(PORT)"
@@ -112,6 +112,12 @@ LOCALES := $(notdir $(wildcard locale/*))
 messages: install .env
 	$(BIN)/python manage.py makemessages $(addprefix --locale ,$(LOCALES)) --no-obsolete --extension html,txt,py,svg --ignore ".venv/*" --ignore "bench/*" --ignore "*/tests/*"
 	$(BIN)/python manage.py compilemessages $(addprefix --locale ,$(LOCALES)) --ignore ".venv/*"
+
+# Instructions one signing costs the web process, under valgrind (bench/SIGNING_CPU.md; needs
+# DATABASE_URL=postgres://... of a scratch database, and valgrind).
+bench-signing-cpu: install
+	@command -v valgrind >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind)
+	$(BIN)/python bench/signing_cpu.py
 
 # Does signing or asking for a new link take longer for an address that has signed?
 # (bench/TIMING.md; needs DATABASE_URL=postgres://...)

@@ -140,7 +140,7 @@ def test_it_writes_an_encrypted_dump_with_its_checksum_and_restores_the_same_row
     assert path.stat().st_mode & 0o077 == 0  # readable by its owner only
     checksum = path.with_name(path.name + ".sha256").read_text()
     assert checksum == f"{hashlib.sha256(data).hexdigest()}  {path.name}\n"
-    assert list(path.parent.iterdir()) == sorted([path, path.with_name(path.name + ".sha256")])
+    assert sorted(path.parent.iterdir()) == sorted([path, path.with_name(path.name + ".sha256")])
 
     quietly("restore", str(path), "--identity", str(identity), "--database-url", fresh_database)
     source, restored = rows(url_of(connection.settings_dict["NAME"])), rows(fresh_database)
