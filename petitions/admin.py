@@ -525,7 +525,7 @@ class SignatureAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             filters={**dict(filters.lists()), "include": include_pending},
         )
         response = StreamingHttpResponse(
-            exports.iter_csv(exports.export_rows(queryset), record),
+            exports.iter_csv(queryset, record),
             content_type="text/csv; charset=utf-8",
         )
         filename = exports.export_filename(petition, timezone.now())

@@ -16,19 +16,20 @@ import itertools
 import json
 import tempfile
 import zipfile
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Func, Q, QuerySet, TextField
+from django.db.models import Case, Count, Func, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django_countries import countries
 
+from campaign.lib.csvlines import chunk_text, csv_cell, neutralise
 from campaign.lib.sealed import sealed_context, stored_token, unseal_many
 from partners.models import Partner
 from petitions import handin_pdf
@@ -39,8 +40,6 @@ BOM = "\ufeff"
 # text: large enough that per-chunk costs (a round trip, a decryption run, a write) vanish,
 # small enough that a chunk's rows and text stay a few megabytes.
 CHUNK_SIZE = 5000
-# A spreadsheet reads a cell that starts with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 HEADER = [
     "first_name",
@@ -65,62 +64,10 @@ FIELDS = [
 ]
 
 
-def neutralise(value: str) -> str:
-    """Make a cell that a spreadsheet would run as a formula read as plain text."""
-    if value and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def _iso_utc(moment: dt.datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-@functools.cache
-def _country_cells(language: str) -> dict[str, str]:
-    """Each country's cell in the export, by code, in a language: looked up once per export
-    language rather than once per row."""
-    with translation.override(language):
-        return defaultdict(str, {code: neutralise(str(name)) for code, name in countries})
-
-
-def _country_names() -> dict[str, str]:
-    return _country_cells(translation.get_language() or settings.LANGUAGE_CODE)
-
-
-def _source_page(source: str, story: str) -> str:
-    return f"story:{story}" if source == Signature.Source.STORY and story else source
-
-
-def csv_row(values: tuple, names: dict[str, str] | None = None) -> list[str]:
-    """One export row from a values_list(*FIELDS) tuple. Signers who asked to be left out
-    of the list handed in appear without their names. Only the cells that hold what someone
-    typed can start like a formula; the others are written by the site."""
-    first, last, email, country, confirmed_at, consent, hide_name, source, story = values
-    if hide_name:
-        first = last = ""
-    return [
-        neutralise(first),
-        neutralise(last),
-        neutralise(email or ""),
-        country,
-        (names or _country_names())[country],
-        confirmed_at or "",
-        "yes" if consent else "no",
-        neutralise(_source_page(source, story)),
-    ]
-
-
-# What governments receive: names (left out where the signer asked), country and date; never
-# email addresses, consent or the page signed from.
-HAND_IN_HEADER = ["first_name", "last_name", "country_code", "country_name", "confirmed_at"]
-
-
-def hand_in_row(values: tuple, names: dict[str, str] | None = None) -> list[str]:
-    first, last, _email, country, name, confirmed_at, _consent, _source = csv_row(values, names)
-    return [first, last, country, name, confirmed_at]
 
 
 class _Line:
@@ -130,48 +77,121 @@ class _Line:
         return value
 
 
-def iter_csv(
-    rows: Iterable[tuple],
-    record: ExportRecord | None = None,
-    *,
-    header: list[str] = HEADER,
-    row=csv_row,
-) -> Iterator[str]:
-    """The CSV as text chunks: a byte-order mark and header, then the lines of CHUNK_SIZE
-    signatures at a time (csv.writer writing a whole chunk in one call). The record learns how
-    many rows were written, and whether the export finished."""
-    lines: list[str] = []
-    writer = csv.writer(_Parts(lines), lineterminator="\r\n")
-    names = _country_names()
-    rows = iter(rows)
-    written = 0
-    completed = False
-    try:
-        writer.writerow(header)
-        yield BOM + lines.pop()
-        while chunk := list(itertools.islice(rows, CHUNK_SIZE)):
-            writer.writerows([row(values, names) for values in chunk])
-            text = "".join(lines)
-            lines.clear()
-            written += len(chunk)
-            yield text
-        completed = True
-    finally:
-        if record is not None:
-            finish_record(record, rows=written, completed=completed)
+@functools.cache
+def _country_cells(language: str) -> dict[str, str]:
+    """Each country's name as its cell in the export, by code, in a language: looked up once
+    per export language rather than once per row."""
+    with translation.override(language):
+        return {code: csv_cell(str(name)) for code, name in countries}
 
 
-class _Parts:
-    """A file-like object for csv.writer that keeps each line written in a list."""
+def _country_names() -> dict[str, str]:
+    return _country_cells(translation.get_language() or settings.LANGUAGE_CODE)
 
-    def __init__(self, parts: list[str]) -> None:
-        self.write = parts.append
+
+# The cells that are not sealed are written by the database, as csv.writer would write them
+# (neutralised where they hold what someone typed or chose), a row's arriving as one text:
+# reading each value into Python, converting it and writing it out again costs more than all
+# the rest of a row. Only the sealed values, which the database cannot open, are written here.
+
+
+def _alone(compiler, connection, expression) -> str:
+    sql, params = compiler.compile(expression)
+    if params:  # the cells below repeat their expression's SQL: it must stand alone
+        raise ValueError("A CSV cell's expression cannot take parameters.")
+    return sql
+
+
+class Cell(Func):
+    """A text column (NULL as empty) as csv.writer writes it (quoted if it holds a quote, a
+    comma or a line break), neutralised unless formula=False. The SQL names the column several
+    times, so it must be a column (or an expression without parameters)."""
+
+    output_field = TextField()
+
+    def __init__(self, expression, *, formula: bool = True) -> None:
+        super().__init__(expression)
+        self.formula = formula
+
+    def as_sql(self, compiler, connection, **extra_context):
+        column = _alone(compiler, connection, *self.get_source_expressions())
+        value = f"COALESCE(CAST({column} AS text), '')"
+        postgresql = connection.vendor == "postgresql"
+        char = "chr" if postgresql else "char"
+        text = value
+        if self.formula:
+            starts = f"'=', '+', '-', '@', {char}(9), {char}(13)"
+            text = (
+                f"CASE WHEN substr({value}, 1, 1) IN ({starts}) "
+                f"THEN '''' || {value} ELSE {value} END"
+            )
+        if postgresql:
+            special = f"{value} ~ '[\",\\r\\n]'"
+        else:  # SQLite has no regular expressions of its own
+            needles = ("'\"'", "','", f"{char}(13)", f"{char}(10)")
+            special = " OR ".join(f"instr({value}, {needle}) > 0" for needle in needles)
+        quoted = f"'\"' || replace({text}, '\"', '\"\"') || '\"'"
+        return f"CASE WHEN {special} THEN {quoted} ELSE {text} END", []
+
+
+class Text(Func):
+    """A column the site writes (a moment, a number): never quoted, never a formula; NULL as
+    empty."""
+
+    output_field = TextField()
+    template = "COALESCE(CAST(%(expressions)s AS text), '')"
+
+
+class YesNo(Func):
+    output_field = TextField()
+    template = "CASE WHEN %(expressions)s THEN 'yes' ELSE 'no' END"
+
+
+class SourcePage(Func):
+    """The page signed from (source, source_story): the source, or story:<slug> for a story's."""
+
+    output_field = TextField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        source, story = (_alone(compiler, connection, e) for e in self.get_source_expressions())
+        kind = Signature.Source.STORY.value
+        if not kind.isalnum():  # written into the SQL
+            raise ValueError(kind)
+        sql = (
+            f"CASE WHEN {source} = '{kind}' AND {story} <> '' "
+            f"THEN 'story:' || {story} ELSE {source} END"
+        )
+        return sql, []
+
+
+class CountryName(Func):
+    """The country's name as its cell (_country_cells), looked up by the database in the names
+    handed to it."""
+
+    output_field = TextField()
+
+    def __init__(self, expression, names: dict[str, str]) -> None:
+        super().__init__(expression)
+        self.names = json.dumps(names)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        code = _alone(compiler, connection, *self.get_source_expressions())
+        if connection.vendor == "postgresql":
+            return f"COALESCE(%s::jsonb ->> {code}, '')", [self.names]
+        return f"""COALESCE(json_extract(%s, '$."' || {code} || '"'), '')""", [self.names]
+
+
+class Line(Func):
+    """Cells joined into a line's text (without its end)."""
+
+    output_field = TextField()
+    arg_joiner = " || ',' || "
+    template = "(%(expressions)s)"
 
 
 class IsoUtc(Func):
     """A moment as the export writes it (as _iso_utc writes it: ISO 8601 in UTC, ending in Z,
-    with microseconds only when there are some), written by the database: reading a timestamp
-    into a datetime and writing it out again costs Python more than all the rest of a row."""
+    with microseconds only when there are some), written by the database."""
 
     output_field = TextField()
     template = (
@@ -185,11 +205,103 @@ class IsoUtc(Func):
         return self.as_sql(compiler, connection, template=template, **extra_context)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """A CSV's columns: the header; the sealed fields, the line's first cells, opened here
+    (names left blank, and not opened, where hide_name says so); and the other cells, written
+    by the database, made from the country names' cells (they are in the reader's language)."""
+
+    header: list[str]
+    sealed: tuple[str, ...]
+    rest: Callable[[dict[str, str]], list]
+
+
 # The sealed fields an export reads, those of them that hide_name leaves out, and the moments
 # (read as text, IsoUtc).
 SEALED_FIELDS = ("first_name", "last_name", "email")
 NAME_FIELDS = ("first_name", "last_name")
 MOMENT_FIELDS = ("created_at", "confirmed_at")
+
+
+def _token(name: str):
+    token = Coalesce(stored_token(name), Value(""), output_field=TextField())
+    if name not in NAME_FIELDS:
+        return token
+    return Case(When(hide_name=True, then=Value("")), default=token, output_field=TextField())
+
+
+# The admin's and the command's export. Only the cells that hold what someone typed can start
+# like a formula; the others are written by the site. Signers who asked to be left out of the
+# list handed in appear without their names, in every export.
+SIGNATURES = Layout(
+    header=HEADER,
+    sealed=SEALED_FIELDS,
+    rest=lambda names: [
+        Cell("country", formula=False),
+        CountryName("country", names),
+        Text(IsoUtc("confirmed_at")),
+        YesNo("wants_updates"),
+        Cell(SourcePage("source", "source_story")),
+    ],
+)
+
+# What governments receive: names (left out where the signer asked), country and date; never
+# email addresses, consent or the page signed from.
+HAND_IN = Layout(
+    header=["first_name", "last_name", "country_code", "country_name", "confirmed_at"],
+    sealed=NAME_FIELDS,
+    rest=lambda names: [
+        Cell("country", formula=False),
+        CountryName("country", names),
+        Text(IsoUtc("confirmed_at")),
+    ],
+)
+
+
+def iter_csv(
+    queryset: QuerySet, record: ExportRecord | None = None, *, layout: Layout = SIGNATURES
+) -> Iterator[str]:
+    """The CSV of these signatures in id order, as text chunks: a byte-order mark and header,
+    then the lines of CHUNK_SIZE signatures at a time: the database writes each row's cells but
+    the sealed ones, which are opened a column at a time (campaign.lib.csvlines). The record
+    learns how many rows were written, and whether the export finished."""
+    rest = Line(*layout.rest(_country_names()))
+    tokens = [_token(name) for name in layout.sealed]
+    contexts = [sealed_context(queryset.model, name) for name in layout.sealed]
+    chunks = _chunks(queryset.order_by("pk").values_list(*tokens, rest))
+    keys = tuple(settings.SIGNER_DATA_KEY)
+    written = 0
+    completed = False
+    try:
+        yield BOM + csv.writer(_Line(), lineterminator="\r\n").writerow(layout.header)
+        for chunk in chunks:
+            text = chunk_text(list(zip(*chunk, strict=True)), contexts, keys)
+            written += len(chunk)
+            yield text
+        completed = True
+    finally:
+        chunks.close()  # the query ended (its rows drained) before the record is written
+        if record is not None:
+            finish_record(record, rows=written, completed=completed)
+
+
+def _chunks(rows: QuerySet) -> Iterator[list[tuple]]:
+    """The rows in lists of CHUNK_SIZE. From PostgreSQL, streamed (psycopg's stream(), CHUNK_SIZE
+    rows a message): the server writes rows while this process handles the previous ones, where
+    a server-side cursor outside a transaction (WITH HOLD) first writes them all."""
+    if connection.vendor != "postgresql":
+        rows = rows.iterator(chunk_size=CHUNK_SIZE)
+        while chunk := list(itertools.islice(rows, CHUNK_SIZE)):
+            yield chunk
+        return
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        stream = cursor.cursor.stream(sql, params, size=CHUNK_SIZE)
+        try:
+            while chunk := list(itertools.islice(stream, CHUNK_SIZE)):
+                yield chunk
+        finally:
+            stream.close()
 
 
 def _column(name: str):
@@ -203,10 +315,10 @@ def _column(name: str):
 def read_rows(queryset: QuerySet, fields: list[str]) -> Iterator[tuple]:
     """values_list(*fields) rows in id order, through a server-side cursor, moments as the
     export writes them (IsoUtc), sealed fields read as their tokens and opened CHUNK_SIZE rows
-    at a time (unseal_many: the keys looked up once a chunk rather than once a value).
-    The sealed fields come first among the fields. The names of signers who asked to be left
-    out (hide_name, which must then be among the fields) are not opened at all: every export
-    leaves them blank."""
+    at a time (unseal_many: the keys looked up once a chunk rather than once a value), for
+    reading an export's rows in Python (the CSV itself is iter_csv's). The sealed fields come
+    first among the fields. The names of signers who asked to be left out (hide_name, which
+    must then be among the fields) are not opened at all: every export leaves them blank."""
     width = sum(name in SEALED_FIELDS for name in fields)
     if any(name in SEALED_FIELDS for name in fields[width:]):
         raise ValueError("read_rows needs the sealed fields first.")
@@ -231,7 +343,7 @@ def read_rows(queryset: QuerySet, fields: list[str]) -> Iterator[tuple]:
 
 
 def export_rows(queryset: QuerySet) -> Iterator[tuple]:
-    """The rows of the CSV export (values_list(*FIELDS) tuples, names and addresses opened)."""
+    """The rows of the export (values_list(*FIELDS) tuples, names and addresses opened)."""
     return read_rows(queryset, FIELDS)
 
 
@@ -275,8 +387,8 @@ def finish_record(record: ExportRecord, *, rows: int, completed: bool = True) ->
     ExportRecord.objects.filter(pk=record.pk).update(row_count=rows, completed=completed)
 
 
-def write_csv(rows: Iterable[tuple], stream: IO[str], record: ExportRecord) -> int:
-    for chunk in iter_csv(rows, record):
+def write_csv(queryset: QuerySet, stream: IO[str], record: ExportRecord) -> int:
+    for chunk in iter_csv(queryset, record):
         stream.write(chunk)
     record.refresh_from_db()
     return record.row_count or 0
@@ -298,18 +410,6 @@ PARTNER_HEADER = [
     "consented_at",
     "confirmed_at",
 ]
-PARTNER_FIELDS = [
-    "first_name",
-    "last_name",
-    "email",
-    "country",
-    "language",
-    "partner_updates_wording",
-    "partner_updates_wording__text",
-    "created_at",
-    "confirmed_at",
-    "hide_name",
-]
 
 
 def partner_signers(*, partner: Partner, petition: Petition) -> QuerySet:
@@ -322,33 +422,25 @@ def partner_signers(*, partner: Partner, petition: Petition) -> QuerySet:
     )
 
 
-def partner_csv_row(values: tuple, names: dict[str, str] | None = None) -> list[str]:
-    """One row from a values_list(*PARTNER_FIELDS) tuple; the consent was given when signing.
-    Signers who asked to be left out of the list handed in appear without their names, as in
-    every export."""
-    first, last, email, country, language, wording_id, wording, signed_at, confirmed_at, hide = (
-        values
-    )
-    if hide:
-        first = last = ""
-    row = [
-        first,
-        last,
-        email or "",
-        country,
-        (names or _country_names())[country],
-        language,
-        str(wording_id or ""),
-        wording or "",
-        signed_at or "",
-        confirmed_at or "",
-    ]
-    return [neutralise(cell) for cell in row]
+# The consent was given when signing. Every cell is neutralised, as the partner's list holds
+# the wording's text as well as what the signer typed.
+PARTNER = Layout(
+    header=PARTNER_HEADER,
+    sealed=SEALED_FIELDS,
+    rest=lambda names: [
+        Cell("country"),
+        CountryName("country", names),
+        Cell("language"),
+        Text("partner_updates_wording"),
+        Cell("partner_updates_wording__text"),
+        Text(IsoUtc("created_at")),
+        Text(IsoUtc("confirmed_at")),
+    ],
+)
 
 
 def iter_partner_csv(queryset: QuerySet, record: ExportRecord) -> Iterator[str]:
-    rows = read_rows(queryset, PARTNER_FIELDS)
-    return iter_csv(rows, record, header=PARTNER_HEADER, row=partner_csv_row)
+    return iter_csv(queryset, record, layout=PARTNER)
 
 
 def partner_export_filename(
@@ -491,7 +583,7 @@ def write_hand_in(
             hashes["signatures.csv"] = _add_text(
                 archive,
                 "signatures.csv",
-                iter_csv(export_rows(signatures), header=HAND_IN_HEADER, row=hand_in_row),
+                iter_csv(signatures, layout=HAND_IN),
             )
             with translation.override(language):
                 hashes["countries.csv"] = _add_text(

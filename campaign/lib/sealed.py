@@ -223,6 +223,68 @@ def unseal_many(tokens: Sequence[str | None], contexts: Sequence[str] = ("",)) -
     return opened
 
 
+def unseal_column(
+    tokens: Sequence[str], context: str = "", *, keys: tuple[str, ...] | None = None
+) -> list[str]:
+    """What unseal_many gives for values of one field (one context, "" for none; "" passed
+    through), made as short as it goes for an export, which spends most of its time here: the
+    values in the current format decoded together (one base64 decoding of the column's text
+    rather than a call a value), then each opened with one call of AESGCM. Values in Fernet's
+    format, from before, are opened one at a time. UnsealError if any value does not open.
+    `keys`, SIGNER_DATA_KEY's unless given, for a process without the settings."""
+    keys = _data_keys() if keys is None else _keys(keys)
+    associated_data = _associated_data(context)
+    start = len(PREFIX)
+    current = [token[start:] for token in tokens if token[:start] == PREFIX]
+    opened = _open_current(keys, current, associated_data)
+    if len(current) == len(tokens):
+        return opened
+    each = iter(opened)
+    return [
+        next(each)
+        if token[:start] == PREFIX
+        else _open(keys, token, associated_data)
+        if token
+        else token
+        for token in tokens
+    ]
+
+
+def _open_current(keys: _DataKeys, tokens: list[str], associated_data: bytes) -> list[str]:
+    """Values in the current format, their prefix taken off, opened."""
+    if not tokens:
+        return []
+    lines = "\n".join(tokens).encode("ascii", "replace").translate(_URLSAFE).split(b"\n")
+    if len(lines) != len(tokens):  # a value with a line break in it: not one this format writes
+        raise UnsealError(_NO_KEY)
+    decode, by_id = binascii.a2b_base64, keys.by_id
+    try:
+        datas = [decode(line) for line in lines]
+        if len(by_id) == 1:
+            # One key, nothing to look up: the values with its id are opened (one too short
+            # to hold a nonce and a tag fails as an altered one does), any other refused.
+            [(key_id, aead)] = by_id.items()
+            decrypt = aead.decrypt
+            opened = [
+                decrypt(data[_ID_SIZE:_NONCE_END], data[_NONCE_END:], associated_data).decode()
+                for data in datas
+                if data[:_ID_SIZE] == key_id
+            ]
+            if len(opened) < len(datas):
+                raise UnsealError(_NO_KEY)
+            return opened
+        opened = []
+        for data in datas:
+            aead = by_id.get(data[:_ID_SIZE])
+            if aead is None or len(data) < _SMALLEST:
+                raise UnsealError(_NO_KEY)
+            sealed = data[_NONCE_END:]
+            opened.append(aead.decrypt(data[_ID_SIZE:_NONCE_END], sealed, associated_data).decode())
+        return opened
+    except (InvalidTag, ValueError):  # binascii.Error and UnicodeError are ValueErrors
+        raise UnsealError(_NO_KEY) from None
+
+
 def is_current(token: str) -> bool:
     """Whether the value is in the current format and under the first data key: told by its
     key's id, without decrypting, so that a re-sealing run skips current values cheaply."""

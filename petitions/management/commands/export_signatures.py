@@ -33,11 +33,10 @@ class Command(BaseCommand):
             petition=petition,
             filters={"petition": slug, "include": "all" if all else "confirmed"},
         )
-        rows = exports.export_rows(queryset)
         if output:
             with open(output, "w", encoding="utf-8", newline="") as stream:
-                count = exports.write_csv(rows, stream, record)
+                count = exports.write_csv(queryset, stream, record)
             self.stderr.write(f"{count} signatures written to {output}")
         else:
-            count = exports.write_csv(rows, sys.stdout, record)
+            count = exports.write_csv(queryset, sys.stdout, record)
             self.stderr.write(f"{count} signatures written")
