@@ -42,8 +42,11 @@ How to read it:
   took 0.3 to 0.5 ms more CPU per request (in-process, through every middleware), a third of
   what serving the cached page costs.
 - The petition page and the widget carry a CSRF token per visitor, so each response is
-  compressed as sent (Django's GZipMiddleware, level 6, with Heal The Breach's random bytes):
-  that is the extra CPU per request in the table, paid for a page about 28% of the size.
+  compressed as sent, at gzip's quickest level (1; campaign.lib.compression.PER_RESPONSE_LEVEL,
+  with Heal The Breach's random bytes as Django's GZipMiddleware adds them): that is the extra
+  CPU per request in the table. At Django's level 6 the petition page took 1.70 ms plain and
+  4.59 ms compressed in an earlier run of this script (7,100 bytes): level 6 paid nearly
+  three milliseconds a page on the busiest page of the day for about a tenth fewer bytes.
 - Brotli (quality 4 to 5) makes these pages 3 to 8% smaller than gzip at the same or more CPU,
   and Django's Heal The Breach padding exists for gzip only: not used for pages. Static files
   are served by WhiteNoise as brotli or gzip, compressed at collectstatic.
@@ -51,12 +54,22 @@ How to read it:
 ACCEPT = "gzip, deflate, br"  # what browsers send
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU of the given processes so far."""
+def cpu_seconds(site: Site) -> float:
+    """User and system CPU of the site's gunicorn workers so far: the live ones', and, through
+    the master's figures for its reaped children, that of workers replaced meanwhile (gunicorn
+    recycles a worker after max_requests)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+    def stat(pid: int) -> list[str]:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+    master = stat(site.process.pid)
+    total = int(master[13]) + int(master[14])  # cutime, cstime: reaped workers
+    for pid in site.workers():
+        try:
+            fields = stat(pid)
+        except FileNotFoundError:  # gone since listed: the master counts it once reaped
+            continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
 
@@ -103,11 +116,10 @@ def main() -> None:
             for name, path in pages.items():
                 for gzipped in (False, True):
                     log(f"{name}, {'gzip' if gzipped else 'plain'} (round {round_})")
-                    workers = site.workers()
-                    before = cpu_seconds(workers)
+                    before = cpu_seconds(site)
                     headers = [f"Accept-Encoding: {ACCEPT}"] if gzipped else []
                     figures = wrk(site.url + path, CLIENTS, options.seconds, tuple(headers))
-                    figures["cpu_ms"] = (cpu_seconds(workers) - before) / figures["requests"] * 1e3
+                    figures["cpu_ms"] = (cpu_seconds(site) - before) / figures["requests"] * 1e3
                     runs.setdefault((name, gzipped), []).append(figures)
     finally:
         site.stop()
