@@ -85,9 +85,10 @@ def may_read_metrics(request: HttpRequest) -> bool:
 
 def view_label(request: HttpRequest) -> str:
     """The URL pattern's name ("petitions:sign"), never the path, which may carry a slug a
-    client made up. A page served from the page cache never reached the URL resolver, so its
-    path is resolved here (in its language, as i18n_patterns needs). Paths that name no view
-    (static files, unknown paths) are "(none)"."""
+    client made up. A page served from the page cache carries the resolution kept with it
+    (campaign.lib.pagecache); a request that another middleware answered before the resolver
+    has its path resolved here (in its language, as i18n_patterns needs). Paths that name no
+    view (static files, unknown paths) are "(none)"."""
     if request.path_info == HEALTH_PATH:
         return "healthz"
     match = getattr(request, "resolver_match", None)

@@ -147,6 +147,10 @@ class Page:
     # instead of for each visitor (bench/COMPRESSION.md); a page with slots is compressed as
     # sent, by campaign.lib.compression's middleware above this one.
     gzipped: bytes | None = None
+    # How the URL resolved when the page was kept: set again on each request served from the
+    # cache, which never reaches the resolver, for what reads it on the way out (the request
+    # metrics' view label) without resolving the path again.
+    resolver_match: object = None
 
 
 class PublicPageCacheMiddleware:
@@ -172,7 +176,7 @@ class PublicPageCacheMiddleware:
             return self._serve(page, request)
         response = self.get_response(request)
         if self._cacheable(response):
-            self.pages.set(key, self._keep(response))
+            self.pages.set(key, self._keep(response, request))
         return response
 
     @staticmethod
@@ -192,7 +196,7 @@ class PublicPageCacheMiddleware:
         )
 
     @staticmethod
-    def _keep(response: HttpResponse) -> Page:
+    def _keep(response: HttpResponse, request: HttpRequest) -> Page:
         content, slots = getattr(response, "slotted", (response.content, None))
         gzipped = None
         if slots is None and compression.is_textual(response):
@@ -204,10 +208,12 @@ class PublicPageCacheMiddleware:
             content=content,
             slots=slots,
             gzipped=gzipped if gzipped and len(gzipped) < len(content) else None,
+            resolver_match=getattr(request, "resolver_match", None),
         )
 
     def _serve(self, page: Page, request: HttpRequest) -> HttpResponse:
         gzipped = page.gzipped is not None and compression.accepts_gzip(request)
+        request.resolver_match = page.resolver_match
         if page.slots:
             self.csrf.process_request(request)
             response = HttpResponse(
