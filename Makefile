@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install migrate content run test lint format serve worker bench bench-export bench-timing bench-dashboard bench-signing-cpu faults messages deploy-check release clean
+.PHONY: help install migrate content run test lint format serve worker bench bench-export bench-timing bench-dashboard bench-signing-cpu bench-signing-ab faults messages deploy-check release clean
 
 help:
 	@echo "make run     set up .venv, migrate, load the campaign content, serve http://$(HOST):$(PORT)"
@@ -118,6 +118,12 @@ messages: install .env
 bench-signing-cpu: install
 	@command -v valgrind >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind)
 	$(BIN)/python bench/signing_cpu.py
+
+# Signing throughput of an earlier commit (BEFORE=<commit>) against this checkout, in the same
+# run, rounds alternating (bench/SIGNING_AB.md; PostgreSQL via DATABASE_URL, and wrk).
+bench-signing-ab: install
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python bench/signing_ab.py
 
 # Does signing or asking for a new link take longer for an address that has signed?
 # (bench/TIMING.md; needs DATABASE_URL=postgres://...)

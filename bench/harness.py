@@ -11,6 +11,7 @@ Words mean one thing in every bench script and in the results they write:
   what count.json serves; elsewhere in the project "the stored count").
 """
 
+import json
 import os
 import platform
 import signal
@@ -85,7 +86,8 @@ def in_process_database(suffix: str) -> tuple[str, str]:
 class Site:
     """gunicorn serving the site in its production form, on a free loopback port."""
 
-    def __init__(self, env: dict, port: int, name: str = "gunicorn") -> None:
+    def __init__(self, env: dict, port: int, name: str = "gunicorn", base: Path = BASE) -> None:
+        self.base = base  # the checkout it runs from: this one, or another (signing_ab.py)
         self.env = {
             **env,
             "GUNICORN_BIND": f"127.0.0.1:{port}",
@@ -98,12 +100,12 @@ class Site:
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
 
     def manage(self, *args: str) -> None:
-        subprocess.run([PYTHON, "manage.py", *args], cwd=BASE, env=self.env, check=True)
+        subprocess.run([PYTHON, "manage.py", *args], cwd=self.base, env=self.env, check=True)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "campaign.wsgi"],
-            cwd=BASE,
+            cwd=self.base,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -263,6 +265,20 @@ class Check:
 
     def __str__(self) -> str:
         return f"{'passed' if self.passed else 'FAILED'} {self.name}: {self.detail}"
+
+
+def wrk_signing(url: str, slug: str, clients: int, seconds: int, prefix: str) -> dict:
+    """Scenario 4 through wrk and bench/wrk/signing.lua: one wrk thread per simulated browser.
+    The script stops each browser at the deadline once its signing is answered; wrk runs a
+    little longer so that none is cut off."""
+    command = [
+        "wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds + 3}s", "--timeout", "10s",
+        "-s", str(BENCH / "wrk" / "signing.lua"), url, "--", slug, prefix, str(seconds),
+    ]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    figures = json.loads(output.split("JSON ", 1)[1])
+    figures["per_second"] = figures["ok"] / figures["seconds"]
+    return figures
 
 
 def signing_command(bases: list[str], slug: str, *, signers: int, seconds: float, prefix: str,

@@ -41,6 +41,7 @@ from harness import (
     scratch_database,
     signing_command,
     source_database_url,
+    wrk_signing,
 )  # fmt: skip
 
 CONCURRENCY = (16, 64)
@@ -61,20 +62,6 @@ def wrk(url: str, clients: int, seconds: int, headers: tuple[str, ...] = ()) -> 
     output = subprocess.run(command(seconds), capture_output=True, text=True, check=True).stdout
     figures = json.loads(output.split("JSON ", 1)[1])
     figures["per_second"] = figures["requests"] / figures["seconds"]
-    return figures
-
-
-def wrk_signing(url: str, slug: str, clients: int, seconds: int, prefix: str) -> dict:
-    """Scenario 4 through wrk and bench/wrk/signing.lua: one wrk thread per simulated browser.
-    The script stops each browser at the deadline once its signing is answered; wrk runs a
-    little longer so that none is cut off."""
-    command = [
-        "wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds + 3}s", "--timeout", "10s",
-        "-s", str(BENCH / "wrk" / "signing.lua"), url, "--", slug, prefix, str(seconds),
-    ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    figures = json.loads(output.split("JSON ", 1)[1])
-    figures["per_second"] = figures["ok"] / figures["seconds"]
     return figures
 
 

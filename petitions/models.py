@@ -470,8 +470,16 @@ class Signature(models.Model):
     Source = SignatureSource
     EmailKind = SignatureEmailKind
 
+    # Neither this nor partner nor source_story has an index of its own (each would be written
+    # on every signing for nothing): petition_id leads signature_counting and the unique
+    # address index, partner_id leads signature_partner, and nothing looks signatures up by
+    # the story they came from (migration 0025).
     petition = models.ForeignKey(
-        Petition, on_delete=models.PROTECT, related_name="signatures", verbose_name=_("petition")
+        Petition,
+        on_delete=models.PROTECT,
+        related_name="signatures",
+        verbose_name=_("petition"),
+        db_index=False,
     )
     # What the links in the signer's emails name the signature by: random, so that a link says
     # nothing of how many signed before (as the row's sequential id would, to the signer and to
@@ -517,7 +525,9 @@ class Signature(models.Model):
     source = models.CharField(
         _("signed from"), max_length=10, choices=Source.choices, default=Source.OTHER
     )
-    source_story = models.SlugField(_("story signed from"), max_length=80, blank=True)
+    source_story = models.SlugField(
+        _("story signed from"), max_length=80, blank=True, db_index=False
+    )
     # The partner organisation whose link brought the signer (?via=), kept like the country
     # for the counts when personal data is erased; and the campaign parameters of that link
     # (short and validated: petitions.forms.CampaignParamField), erased with it.
@@ -528,6 +538,7 @@ class Signature(models.Model):
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
+        db_index=False,
     )
     utm_source = models.CharField(_("campaign source"), max_length=40, blank=True)
     utm_medium = models.CharField(_("campaign medium"), max_length=40, blank=True)

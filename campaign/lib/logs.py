@@ -38,6 +38,8 @@ EXTRA_FIELDS = ("method", "path", "status", "status_code", "bytes", "duration_ms
 
 def redact(text: str) -> str:
     """Blank email addresses and query strings in a line about to be logged."""
+    if "@" not in text and "?" not in text:
+        return text  # most lines: neither pattern can match (an address has an @, a query a ?)
     return _QUERY.sub(r"\1?[query]", _EMAIL.sub("[email]", text))
 
 
@@ -130,7 +132,9 @@ class GunicornLogger(glogging.Logger):
             return super().access(resp, req, environ, request_time)
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict):
             return
-        headers = dict((name.lower(), value) for name, value in (resp.headers or ()))
+        sent_id = next(
+            (value for name, value in resp.headers or () if name.lower() == "x-request-id"), ""
+        )
         seconds = request_time.seconds + request_time.microseconds / 1e6
         status = int(str(resp.status).split(None, 1)[0]) if resp.status else 0
         self.access_log.info(
@@ -144,7 +148,7 @@ class GunicornLogger(glogging.Logger):
                 "status": status,
                 "bytes": getattr(resp, "sent", None) or 0,
                 "duration_ms": round(seconds * 1000, 1),
-                "request_id": headers.get("x-request-id", ""),
+                "request_id": sent_id,
             },
         )
 

@@ -3,10 +3,17 @@ the signatures or their counts for a scan or a rewrite, none removes what the ol
 campaign/lib/migration_safety.py decides what is safe; its own tests show it catching each
 kind of operation."""
 
+import importlib
+
+import pytest
+from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
 from campaign.lib.migration_safety import hazards
+from petitions.models import Signature
+
+UNUSED = importlib.import_module("petitions.migrations.0025_fewer_signature_indexes").UNUSED
 
 # The tables a campaign day makes big (a row per signature, or per signature and hour) or hot
 # (every confirmation updates the tally and the rollups).
@@ -46,6 +53,8 @@ REVIEWED = {
     # Sealing every name and address rewrote the table: a release of its own, in a window.
     ("petitions", "0022_sealed_signer_data"): "rewrites every signature: a maintenance window",
     ("petitions", "0023_receipts"): "draws a receipt for every signature: a maintenance window",
+    # Its RunPython drops indexes, CONCURRENTLY on PostgreSQL: writes go on meanwhile.
+    ("petitions", "0025_fewer_signature_indexes"): "drops unused indexes concurrently",
 }
 
 
@@ -78,3 +87,20 @@ def test_it_finds_no_unreviewed_migration_that_locks_a_big_table():
 def test_it_lists_only_migrations_that_need_it():
     found = migration_hazards()
     assert [node for node in REVIEWED if not found.get(node)] == []
+
+
+@pytest.mark.django_db
+def test_signing_writes_no_index_that_another_covers_or_nothing_reads():
+    """Every index is written on every signing: the table keeps those its queries and its
+    constraints need, no more (migration 0025)."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, Signature._meta.db_table)
+    indexes = {name: spec["columns"] for name, spec in found.items() if spec["index"]}
+    assert not set(indexes) & set(UNUSED)
+    single = [columns for columns in indexes.values() if len(columns) == 1]
+    for column in ("petition_id", "partner_id", "source_story"):
+        assert [column] not in single
+    # What replaces them: composite indexes led by the same columns, and receipt's unique one.
+    assert indexes["signature_counting"][0] == "petition_id"
+    assert indexes["signature_partner"][0] == "partner_id"
+    assert any(spec["unique"] and spec["columns"] == ["receipt_hash"] for spec in found.values())
