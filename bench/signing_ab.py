@@ -57,7 +57,7 @@ def git(*args: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", default=os.environ.get("BEFORE") or BEFORE)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=10, help="per run")
     parser.add_argument("--output", default=str(BENCH / "SIGNING_AB.md"))
     options = parser.parse_args()
