@@ -352,6 +352,20 @@ def targets(results: dict, checks: list[Check]) -> list[str]:
     if count:
         rows.append(row("count.json: 2,000/s", f"{count['per_second']:,.0f}/s",
                         count["per_second"] >= 2000))  # fmt: skip
+    confirming = figure("5 confirming (with signing)")
+    beside = figure("5 signing (with confirming)")
+    if confirming and beside:
+        ratio = confirming["per_second"] / beside["per_second"]
+        rounds = ", ".join(
+            f"{c / s:.0%}" for c, s in zip(confirming["runs"], beside["runs"], strict=True)
+        )
+        rows.append(row(
+            "confirming: 80% of the signing beside it, no errors",
+            f"{ratio:.0%} ({confirming['per_second']:,.0f}/s against "
+            f"{beside['per_second']:,.0f}/s; each round {rounds}), "
+            f"{confirming['errors_all'] + beside['errors_all']} errors",
+            ratio >= 0.8 and not confirming["errors_all"] and not beside["errors_all"],
+        ))  # fmt: skip
     return rows
 
 
