@@ -96,9 +96,7 @@ def main() -> None:
     sizes: dict[tuple[str, bool], int] = {}
     started_at = dt.datetime.now(dt.UTC)
     try:
-        site.manage("migrate", "--noinput", "-v0")
-        site.manage("load_campaign_content", "-v0")
-        site.manage("collectstatic", "--noinput", "-v0")
+        site.set_up()
         site.start()
         database = Database(db_url)
         slug = database.slug()

@@ -1004,9 +1004,7 @@ def main() -> None:
             say(f"setting up {db_name}")
             recreate(admin_url, db_name)
             subprocess.run(["redis-cli", "-u", cache_url, "FLUSHDB"], capture_output=True)
-            sites[0].manage("migrate", "--noinput", "-v0")
-            sites[0].manage("load_campaign_content", "-v0")
-            sites[0].manage("collectstatic", "--noinput", "-v0")
+            sites[0].set_up()
             for site in sites:
                 site.start()
             sink.start()

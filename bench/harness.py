@@ -102,6 +102,13 @@ class Site:
     def manage(self, *args: str) -> None:
         subprocess.run([PYTHON, "manage.py", *args], cwd=self.base, env=self.env, check=True)
 
+    def set_up(self) -> None:
+        """Its (empty) database migrated and filled with the campaign's content, and its static
+        files collected, as a release does before the first start."""
+        self.manage("migrate", "--noinput", "-v0")
+        self.manage("load_campaign_content", "-v0")
+        self.manage("collectstatic", "--noinput", "-v0")
+
     def start(self) -> None:
         self.process = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "campaign.wsgi"],

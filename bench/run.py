@@ -155,9 +155,7 @@ def main() -> None:
     subprocess.run(["redis-cli", "-u", cache_url, "FLUSHDB"], check=True, capture_output=True)
     try:
         log(f"setting up {db_name} and static files")
-        site.manage("migrate", "--noinput", "-v0")
-        site.manage("load_campaign_content", "-v0")
-        site.manage("collectstatic", "--noinput", "-v0")
+        site.set_up()
         site.start()
         log(f"gunicorn on {site.url}")
         db = Database(db_url, env["SIGNER_LOOKUP_KEY"])

@@ -85,9 +85,7 @@ def main() -> None:
                                  secret=secrets.token_urlsafe(50))  # fmt: skip
             site = Site(env, free_port(), name=f"gunicorn-{name}", base=base)
             log(f"setting up {name} ({before if name == 'before' else this}) in {db_name}")
-            site.manage("migrate", "--noinput", "-v0")
-            site.manage("load_campaign_content", "-v0")
-            site.manage("collectstatic", "--noinput", "-v0")
+            site.set_up()
             site.start()
             dbs[name] = Database(db_url)
             sites[name] = site

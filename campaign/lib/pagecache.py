@@ -26,6 +26,7 @@ from functools import wraps
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import ResolverMatch
 
 from campaign.lib import compression
 from campaign.lib.outage import DATABASE_UNAVAILABLE
@@ -150,7 +151,7 @@ class Page:
     # How the URL resolved when the page was kept: set again on each request served from the
     # cache, which never reaches the resolver, for what reads it on the way out (the request
     # metrics' view label) without resolving the path again.
-    resolver_match: object = None
+    resolver_match: ResolverMatch | None = None
 
 
 class PublicPageCacheMiddleware:

@@ -38,12 +38,13 @@ def drop(apps, schema_editor):
 
 def build_again(apps, schema_editor):
     postgres = schema_editor.connection.vendor == "postgresql"
+    table = schema_editor.quote_name(apps.get_model("petitions", "Signature")._meta.db_table)
     for name, (column, opclass) in UNUSED.items():
         if opclass and not postgres:
             continue
         schema_editor.execute(
             f"CREATE INDEX {_concurrently(schema_editor)}IF NOT EXISTS "
-            f"{schema_editor.quote_name(name)} ON petitions_signature "
+            f"{schema_editor.quote_name(name)} ON {table} "
             f"({schema_editor.quote_name(column)} {opclass})"
         )
 

@@ -6,6 +6,7 @@ kind of operation."""
 import importlib
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
@@ -89,12 +90,16 @@ def test_it_lists_only_migrations_that_need_it():
     assert [node for node in REVIEWED if not found.get(node)] == []
 
 
+def signature_constraints() -> dict:
+    with connection.cursor() as cursor:
+        return connection.introspection.get_constraints(cursor, Signature._meta.db_table)
+
+
 @pytest.mark.django_db
 def test_signing_writes_no_index_that_another_covers_or_nothing_reads():
     """Every index is written on every signing: the table keeps those its queries and its
     constraints need, no more (migration 0025)."""
-    with connection.cursor() as cursor:
-        found = connection.introspection.get_constraints(cursor, Signature._meta.db_table)
+    found = signature_constraints()
     indexes = {name: spec["columns"] for name, spec in found.items() if spec["index"]}
     assert not set(indexes) & set(UNUSED)
     single = [columns for columns in indexes.values() if len(columns) == 1]
@@ -104,3 +109,19 @@ def test_signing_writes_no_index_that_another_covers_or_nothing_reads():
     assert indexes["signature_counting"][0] == "petition_id"
     assert indexes["signature_partner"][0] == "partner_id"
     assert any(spec["unique"] and spec["columns"] == ["receipt_hash"] for spec in found.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_indexes_come_back_when_migration_0025_is_reversed():
+    """A release rolled back gets the indexes its code was written for (the pattern indexes
+    on PostgreSQL only, as Django builds them), and migrating forward drops them again."""
+    expected = {
+        name for name, (_column, opclass) in UNUSED.items()
+        if not opclass or connection.vendor == "postgresql"
+    }  # fmt: skip
+    try:
+        call_command("migrate", "petitions", "0024", verbosity=0)
+        assert expected <= set(signature_constraints())
+    finally:
+        call_command("migrate", "petitions", verbosity=0)
+    assert not set(signature_constraints()) & set(UNUSED)
