@@ -50,11 +50,11 @@ class PetitionQuerySet(models.QuerySet):
     def published(self):
         return self.filter(is_published=True)
 
-    def open(self):
-        """Petitions that take signatures now: Petition.is_open in SQL, for a statement that
-        must decide it in the database (a confirmation, exact at the closing moment however
-        old the worker's copy of the petition)."""
-        now = timezone.now()
+    def open(self, now: dt.datetime | None = None):
+        """Petitions that take signatures now (or at `now`): Petition.is_open in SQL, for a
+        statement that must decide it in the database (a confirmation, exact at the closing
+        moment however old the worker's copy of the petition)."""
+        now = now or timezone.now()
         return self.published().filter(opens_at__lte=now, closes_at__gt=now)
 
     def featured(self) -> "Petition | None":

@@ -5,6 +5,7 @@ import datetime as dt
 import enum
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.sql import Query, UpdateQuery
 from django.utils import timezone
 
+from campaign.lib.compiled import Compiled, Slot, sql_of
 from petitions import emails, exports, spool
 from petitions.addresses import normalise_address
 from petitions.models import (
@@ -103,44 +105,55 @@ def _may_email_again(*, cutoff: dt.datetime | None) -> Q:
 _ANY_CUTOFF = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-@functools.cache
-def _may_email_again_sql(alias: str) -> tuple[str, tuple]:
-    """_may_email_again as SQL for this database, compiled once: compiling a Q takes about
-    half a millisecond, a fifth of a signing's time, and only the cutoff changes. (Compiling a
-    Q by hand is not in Django's documented API; Django does it so for a CheckConstraint.)"""
-    connection = connections[alias]
+def _may_email_again_where(using: str, *, cutoff: dt.datetime) -> tuple[str, Sequence]:
+    """_may_email_again as an SQL condition. (Compiling a Q by hand is not in Django's
+    documented API; Django does it so for a CheckConstraint.)"""
+    connection = connections[using]
     query = Query(Signature)
-    where = query.build_where(_may_email_again(cutoff=_ANY_CUTOFF))
-    sql, params = where.as_sql(query.get_compiler(connection=connection), connection)
-    return sql, tuple(params)
+    where = query.build_where(_may_email_again(cutoff=cutoff))
+    return where.as_sql(query.get_compiler(connection=connection), connection)
+
+
+# Compiled once (campaign.lib.compiled): compiling the Q took about half a millisecond, a fifth
+# of a signing's time, and only the cutoff changes.
+_MAY_EMAIL_AGAIN = Compiled(
+    _may_email_again_where,
+    cutoff=Slot(Signature._meta.get_field("email_requested_at"), _ANY_CUTOFF),
+)
 
 
 def _may_email_again_now(now: dt.datetime) -> tuple[str, list]:
     """The rule as SQL and its parameters for a signing at `now`, about the row already there."""
-    alias = router.db_for_write(Signature)
-    sql, params = _may_email_again_sql(alias)
-    adapt = connections[alias].ops.adapt_datetimefield_value
-    placeholder, cutoff = adapt(_ANY_CUTOFF), adapt(_email_cutoff(now))
-    return sql, [cutoff if param == placeholder else param for param in params]
+    return _MAY_EMAIL_AGAIN.sql(router.db_for_write(Signature), cutoff=_email_cutoff(now))
+
+
+def _update_query(signatures: SignatureQuerySet, **values) -> UpdateQuery:
+    """signatures.update(**values) as a query, not yet run."""
+    # Not in Django's documented API: an UpdateQuery, as QuerySet.update builds it.
+    query = signatures.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    return query
+
+
+def _returning(alias: str, statement: str, params: Sequence, returning: tuple[str, ...]):
+    """Run an UPDATE, returning these columns (SQL) of the rows it changed. PostgreSQL and
+    SQLite (3.35 or later) both run UPDATE ... RETURNING."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(f"{statement} RETURNING {', '.join(returning)}", params)
+        return cursor.fetchall()
 
 
 def _update_returning(
     signatures: SignatureQuerySet, returning: tuple[str, ...], **values
 ) -> list[tuple]:
     """signatures.update(**values) that returns these columns (SQL) of the rows it changed,
-    where Django's returns only how many. PostgreSQL and SQLite (3.35 or later) both run
-    UPDATE ... RETURNING."""
-    # Not in Django's documented API: compiling an UpdateQuery, as QuerySet.update does.
-    connection = connections[router.db_for_write(signatures.model)]
-    query = signatures.query.chain(UpdateQuery)
-    query.add_update_values(values)
+    where Django's returns only how many."""
+    alias = router.db_for_write(signatures.model)
     try:
-        statement, params = query.get_compiler(connection=connection).as_sql()
+        statement, params = sql_of(_update_query(signatures, **values), alias)
     except EmptyResultSet:  # a filter no row can match (an id out of range), as update() does
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(f"{statement} RETURNING {', '.join(returning)}", params)
-        return cursor.fetchall()
+    return _returning(alias, statement, params, returning)
 
 
 def _update_returning_ids(signatures: SignatureQuerySet, **values) -> list[int]:
@@ -293,16 +306,83 @@ def _signature_of_link(
     return signatures.filter(_named(signature_id)).first()
 
 
+# A confirmation link's two statements, compiled once per database (campaign.lib.compiled):
+# every signer opens the link and presses its button, and the ORM took longer to build each
+# statement than PostgreSQL to answer it. The samples stand for values no signature, petition
+# or moment of the site's has.
+_SAMPLE_PUBLIC_ID = uuid.UUID("5a3b1e00-0000-4000-8000-00000000c0de")
+_SAMPLE_ID = -8_675_309
+_SAMPLE_PETITION_ID = -4_242_421
+_SAMPLE_NOW = dt.datetime(2001, 2, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC)
+
+
+@functools.cache
+def _link_statements(by_public_id: bool, of_petition: bool) -> tuple[Compiled, Compiled]:
+    """The link-state read and the confirming UPDATE for links that name their signature
+    by public id (or by id) and, or not, their petition."""
+    meta = Signature._meta
+    named = (
+        Slot(meta.get_field("public_id"), _SAMPLE_PUBLIC_ID)
+        if by_public_id
+        else Slot(meta.pk, _SAMPLE_ID)
+    )
+    slots = {"signature": named, "now": Slot(Petition._meta.get_field("closes_at"), _SAMPLE_NOW)}
+    if of_petition:
+        slots["petition"] = Slot(meta.get_field("petition"), _SAMPLE_PETITION_ID)
+
+    def of_link(signature, petition=None):
+        return _signatures_of(None if petition is None else Petition(pk=petition)).filter(
+            _named(signature)
+        )
+
+    def state(using, *, now, **link):
+        petition_open = Exists(Petition.objects.open(now).filter(pk=OuterRef("petition_id")))
+        columns = {"petition_open": petition_open, "via": F("partner__slug")}
+        return sql_of(of_link(**link).values(*_LINK_STATE, **columns).order_by()[:1], using)
+
+    def confirm(using, *, now, **link):
+        pending = of_link(**link).filter(
+            status=Signature.Status.PENDING,
+            erased_at__isnull=True,
+            petition__in=Petition.objects.open(now),
+        )
+        update = _update_query(
+            pending,
+            status=Signature.Status.CONFIRMED,
+            confirmed_at=now,
+            email=address_once_confirmed(),
+        )
+        return sql_of(update, using)
+
+    return Compiled(state, **slots), Compiled(confirm, **slots)
+
+
+def _link_values(signature_id: SignatureRef, petition: Petition | None, now: dt.datetime):
+    """The statements for this link, and the values for their slots."""
+    statements = _link_statements(isinstance(signature_id, uuid.UUID), petition is not None)
+    values = {"signature": signature_id, "now": now}
+    if petition is not None:
+        values["petition"] = petition.pk
+    return statements, values
+
+
+# What _link_state reads of a signature, before whether its petition is open and the partner.
+_LINK_STATE = ("status", "erased_at")
+
+
 def _link_state(signature_id: SignatureRef, petition: Petition | None) -> dict | None:
     """What a confirmation link's state depends on (see _confirmation_state), with the slug of
-    the partner whose link brought the signer, in one query that builds no model instance."""
-    petition_open = Exists(Petition.objects.open().filter(pk=OuterRef("petition_id")))
-    return (
-        _signatures_of(petition)
-        .filter(_named(signature_id))
-        .values("status", "erased_at", petition_open=petition_open, via=F("partner__slug"))
-        .first()
-    )
+    the partner whose link brought the signer, in one query that builds no model instance.
+    The values are the database's own (SQLite gives 0 or 1 for whether the petition is open,
+    and text for a time): read them as true or false, as _confirmation_state does."""
+    alias = router.db_for_read(Signature)
+    (state, _confirm), values = _link_values(signature_id, petition, timezone.now())
+    statement, params = state.sql(alias, **values)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+    names = (*_LINK_STATE, "petition_open", "via")
+    return None if row is None else dict(zip(names, row, strict=True))
 
 
 def _confirmation_state(link: dict | None) -> ConfirmationState:
@@ -370,19 +450,9 @@ def _confirm(signature_id: SignatureRef, petition: Petition | None) -> tuple[Out
     while True:
         with transaction.atomic(using=alias):
             now = timezone.now()
-            pending = _signatures_of(petition).filter(
-                _named(signature_id),
-                status=Signature.Status.PENDING,
-                erased_at__isnull=True,
-                petition__in=Petition.objects.open(),
-            )
-            rows = _update_returning(
-                pending,
-                _confirmed_returning(alias),
-                status=Signature.Status.CONFIRMED,
-                confirmed_at=now,
-                email=address_once_confirmed(),
-            )
+            (_state, confirm), values = _link_values(signature_id, petition, now)
+            statement, params = confirm.sql(alias, **values)
+            rows = _returning(alias, statement, params, _confirmed_returning(alias))
             if rows:
                 *counted, via = rows[0]
                 fields = (Signature._meta.get_field(name).attname for name in _COUNTED)
