@@ -373,11 +373,14 @@ _LINK_STATE = ("status", "erased_at")
 def _link_state(signature_id: SignatureRef, petition: Petition | None) -> dict | None:
     """What a confirmation link's state depends on (see _confirmation_state), with the slug of
     the partner whose link brought the signer, in one query that builds no model instance.
-    The values are the database's own (SQLite gives 0 or 1 for whether the petition is open,
-    and text for a time): read them as true or false, as _confirmation_state does."""
+    The values are the database's own (SQLite gives 0 or 1 for whether the petition is open):
+    read them as true or false, as _confirmation_state does."""
     alias = router.db_for_read(Signature)
     (state, _confirm), values = _link_values(signature_id, petition, timezone.now())
-    statement, params = state.sql(alias, **values)
+    try:
+        statement, params = state.sql(alias, **values)
+    except EmptyResultSet:  # an id no row can have
+        return None
     with connections[alias].cursor() as cursor:
         cursor.execute(statement, params)
         row = cursor.fetchone()
@@ -451,8 +454,12 @@ def _confirm(signature_id: SignatureRef, petition: Petition | None) -> tuple[Out
         with transaction.atomic(using=alias):
             now = timezone.now()
             (_state, confirm), values = _link_values(signature_id, petition, now)
-            statement, params = confirm.sql(alias, **values)
-            rows = _returning(alias, statement, params, _confirmed_returning(alias))
+            try:
+                statement, params = confirm.sql(alias, **values)
+            except EmptyResultSet:  # an id no row can have: _link_state finds none
+                rows = []
+            else:
+                rows = _returning(alias, statement, params, _confirmed_returning(alias))
             if rows:
                 *counted, via = rows[0]
                 fields = (Signature._meta.get_field(name).attname for name in _COUNTED)

@@ -12,6 +12,8 @@ the slots' places among the parameters. The SQL stays the ORM's own, so the rule
 Slots suit values compared or assigned as themselves (=, <, >, SET column = value): a value the
 ORM turns into different SQL (None into IS NULL, a list into IN (...)) needs a statement of its
 own. A sample must be a value no constant of the statement can equal (tests/test_compiled.py).
+An integer no column of the slot's field can hold raises EmptyResultSet, as the ORM's lookups
+do: no row can match it, and the database would refuse it or compare it slowly as a numeric.
 """
 
 import threading
@@ -19,8 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Field, QuerySet
+from django.db.models import Field, IntegerField, QuerySet
 from django.db.models.sql import Query
 
 
@@ -42,7 +45,8 @@ def sql_of(query: QuerySet | Query, using: str) -> tuple[str, Sequence]:
 
 class Compiled:
     """One statement: compile(using, **samples) gives its SQL and parameters, as sql_of does,
-    for the slots' samples; sql(using, **values) gives them for these values, compiling once."""
+    for the slots' samples; sql(using, **values) gives them for these values, compiling once
+    (EmptyResultSet for an integer out of its field's range)."""
 
     def __init__(self, compile: Callable[..., tuple[str, Sequence]], **slots: Slot) -> None:
         self._compile = compile
@@ -59,10 +63,12 @@ class Compiled:
                 self._compiled[using] = compiled
         sql, parameters = compiled
         connection = connections[using]
-        prepared = {
-            name: slot.field.get_db_prep_value(values[name], connection)
-            for name, slot in self._slots.items()
-        }
+        prepared = {}
+        for name, slot in self._slots.items():
+            value = values[name]
+            if isinstance(value, int):
+                _check_range(slot.field, value, connection)
+            prepared[name] = slot.field.get_db_prep_value(value, connection)
         return sql, [prepared[value] if is_slot else value for is_slot, value in parameters]
 
     def _compile_for(self, using: str) -> tuple[str, list[tuple[bool, Any]]]:
@@ -82,6 +88,16 @@ class Compiled:
         if missing:
             raise ValueError(f"no parameter of the statement is the sample of {sorted(missing)}")
         return sql, parameters
+
+
+def _check_range(field: Field, value: int, connection) -> None:
+    """Raise EmptyResultSet for an integer the field's column cannot hold."""
+    target = field.target_field if field.is_relation else field
+    if not isinstance(target, IntegerField):
+        return
+    low, high = connection.ops.integer_field_range(target.get_internal_type())
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise EmptyResultSet
 
 
 def _same(param: Any, sample: Any) -> bool:

@@ -321,6 +321,21 @@ def test_it_asks_for_nothing_when_an_older_link_names_an_id_no_row_can_have(clie
     assert mail.outbox == []
 
 
+def test_it_finds_no_signature_when_an_older_confirmation_link_names_an_id_no_row_can_have(
+    client, petition
+):
+    token = signing.dumps(2**63, salt=CONFIRM_SALT)
+    with failing_statements() as failed:
+        opened = client.get(url("confirm", petition), {"t": token})
+        pressed = client.post(url("confirm", petition), {"t": token})
+        state = services.confirmation_state(signature_id=2**63, petition=petition)
+        outcome = services.confirm_signature(signature_id=-(2**63) - 1)
+    assert (opened.status_code, pressed.status_code) == (400, 400)
+    assert state is services.ConfirmationState.NOT_FOUND
+    assert outcome is services.Outcome.NOT_FOUND
+    assert failed == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_gives_existing_signatures_public_ids_when_migrating(migrator):
     target = ("petitions", "0012_signature_public_id")

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Value
 from django.db.models.sql import UpdateQuery
@@ -55,7 +56,7 @@ def test_it_runs_with_the_values_given_not_the_samples():
     assert inactive == []
 
 
-def test_it_compiles_once_per_database():
+def test_it_compiles_once():
     compiled = []
 
     def compile(using: str, **samples):
@@ -101,6 +102,21 @@ def test_it_fills_an_updates_values_too():
 
     user.refresh_from_db()
     assert user.username == "after"
+
+
+@pytest.mark.parametrize("pk", [2**63, -(2**63) - 1])
+def test_it_finds_no_row_for_an_integer_no_column_can_hold(pk):
+    """As the ORM's lookups do; the database would refuse it, or compare it as a numeric."""
+
+    def compile(using: str, *, pk: int):
+        return sql_of(User.objects.filter(pk=pk).values_list("username"), using)
+
+    statement = Compiled(compile, pk=Slot(User._meta.pk, -99))
+
+    with pytest.raises(EmptyResultSet):
+        statement.sql("default", pk=pk)
+    with pytest.raises(EmptyResultSet):
+        User.objects.filter(pk=pk).values_list("username").query.sql_with_params()
 
 
 def test_it_refuses_a_sample_the_statement_does_not_hold():
