@@ -60,6 +60,15 @@ def test_it_refuses_to_start_without_a_production_setting(missing):
     assert "Traceback" not in result.stderr
 
 
+def test_it_checks_for_missing_migrations_on_a_checkout_without_configuration(tmp_path):
+    """makemigrations reads only the code: it needs none of production's secrets."""
+    database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    result = manage("makemigrations", "--check", "--dry-run", ENV_FILE="/nonexistent",
+                    DATABASE_URL=database)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "No changes detected"
+
+
 @pytest.mark.parametrize(
     "name, value",
     [
