@@ -7,6 +7,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
@@ -316,8 +317,13 @@ _SAMPLE_PETITION_ID = -4_242_421
 _SAMPLE_NOW = dt.datetime(2001, 2, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC)
 
 
+class _LinkStatements(NamedTuple):
+    state: Compiled  # _link_state's read
+    confirm: Compiled  # _confirm's UPDATE
+
+
 @functools.cache
-def _link_statements(by_public_id: bool, of_petition: bool) -> tuple[Compiled, Compiled]:
+def _link_statements(by_public_id: bool, of_petition: bool) -> _LinkStatements:
     """The link-state read and the confirming UPDATE for links that name their signature
     by public id (or by id) and, or not, their petition."""
     meta = Signature._meta
@@ -354,10 +360,12 @@ def _link_statements(by_public_id: bool, of_petition: bool) -> tuple[Compiled, C
         )
         return sql_of(update, using)
 
-    return Compiled(state, **slots), Compiled(confirm, **slots)
+    return _LinkStatements(Compiled(state, **slots), Compiled(confirm, **slots))
 
 
-def _link_values(signature_id: SignatureRef, petition: Petition | None, now: dt.datetime):
+def _link_values(
+    signature_id: SignatureRef, petition: Petition | None, now: dt.datetime
+) -> tuple[_LinkStatements, dict]:
     """The statements for this link, and the values for their slots."""
     statements = _link_statements(isinstance(signature_id, uuid.UUID), petition is not None)
     values = {"signature": signature_id, "now": now}
@@ -376,9 +384,9 @@ def _link_state(signature_id: SignatureRef, petition: Petition | None) -> dict |
     The values are the database's own (SQLite gives 0 or 1 for whether the petition is open):
     read them as true or false, as _confirmation_state does."""
     alias = router.db_for_read(Signature)
-    (state, _confirm), values = _link_values(signature_id, petition, timezone.now())
+    statements, values = _link_values(signature_id, petition, timezone.now())
     try:
-        statement, params = state.sql(alias, **values)
+        statement, params = statements.state.sql(alias, **values)
     except EmptyResultSet:  # an id no row can have
         return None
     with connections[alias].cursor() as cursor:
@@ -453,9 +461,9 @@ def _confirm(signature_id: SignatureRef, petition: Petition | None) -> tuple[Out
     while True:
         with transaction.atomic(using=alias):
             now = timezone.now()
-            (_state, confirm), values = _link_values(signature_id, petition, now)
+            statements, values = _link_values(signature_id, petition, now)
             try:
-                statement, params = confirm.sql(alias, **values)
+                statement, params = statements.confirm.sql(alias, **values)
             except EmptyResultSet:  # an id no row can have: _link_state finds none
                 rows = []
             else:
